@@ -1,0 +1,46 @@
+"""The graded components of the TinyGPT assignment: one table that every tool reads.
+
+A component's id names its hidden suite (`tests/hidden/test_<id>.py`), its probe
+(`course/probes/<id>.py`), its mutants (`tests/mutants/<id>/`) and its graded notebook cell
+(nbgrader grade id `hidden_<id>`). Points add up to 100.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ASSIGNMENT = "tinygpt"
+NOTEBOOK = "tinygpt.ipynb"
+
+
+@dataclass(frozen=True)
+class Component:
+    id: str
+    title: str
+    points: int
+    names: tuple[str, ...]  # what the student's notebook must define
+
+    @property
+    def grade_id(self) -> str:
+        return f"hidden_{self.id}"
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("tokenizer", "CharTokenizer", 8, ("CharTokenizer",)),
+    Component("positional_encoding", "PositionalEncoding", 8, ("PositionalEncoding",)),
+    Component("causal_mask", "causal_mask", 6, ("causal_mask",)),
+    Component("attention", "Scaled dot-product attention and SelfAttention", 10,
+              ("scaled_dot_product_attention", "SelfAttention")),
+    Component("multi_head_attention", "MultiHeadAttention", 12, ("MultiHeadAttention",)),
+    Component("layer_norm", "LayerNorm", 8, ("LayerNorm",)),
+    Component("transformer_block", "TransformerBlock", 10, ("TransformerBlock",)),
+    Component("tinygpt", "TinyGPT", 10, ("TinyGPT",)),
+    Component("loss", "LanguageModelLoss", 8, ("LanguageModelLoss",)),
+    Component("trainer", "LanguageModelTrainer", 8, ("LanguageModelTrainer",)),
+    Component("generation", "generate", 8, ("generate",)),
+    Component("end_to_end", "End to end: TinyGPT learns", 4, ("TinyGPT",)),
+)
+
+BY_ID: dict[str, Component] = {c.id: c for c in COMPONENTS}
+TOTAL_POINTS = sum(c.points for c in COMPONENTS)
+assert TOTAL_POINTS == 100, TOTAL_POINTS
