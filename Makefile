@@ -1,0 +1,55 @@
+# TinyGPT course. Two commands matter: `make demo` and `make test`; `make help` lists the rest.
+# Every target runs inside .venv, which is created and installed on first use.
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test build check grade handout lint bench clean
+
+BASE_PYTHON := $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+COURSE := $(PY) -m course.cli
+# Touched after a successful install: pip runs again only when pyproject.toml is newer.
+INSTALLED := $(VENV)/.installed
+
+help: ## list the targets
+	@echo "TinyGPT course. Start with 'make demo', then 'make test'."
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(PY):
+	$(BASE_PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(PY)
+	@echo "Installing the course and its dependencies into $(VENV) (a fresh install takes 1-2 minutes)..."
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+venv: $(INSTALLED) ## create .venv and install the course (pip runs again only when pyproject.toml changes)
+
+demo: $(INSTALLED) ## build the release, grade three sample submissions, print their scores
+	$(COURSE) demo
+
+test: $(INSTALLED) ## run the whole test suite
+	$(PY) -m pytest
+
+build: $(INSTALLED) ## regenerate release/ (nbgrader) and solutions/ from source/
+	$(COURSE) build
+
+check: $(INSTALLED) ## prove the release, solutions, hidden tests and mutants agree
+	$(COURSE) check
+
+grade: $(INSTALLED) ## grade every submission in submitted/ (add FORCE=1 to regrade)
+	$(COURSE) grade $(if $(FORCE),--force)
+
+handout: $(INSTALLED) ## build dist/handout/ and dist/handout.zip for students
+	$(COURSE) handout
+
+lint: $(INSTALLED) ## ruff style check
+	$(VENV)/bin/ruff check .
+
+bench: $(INSTALLED) ## install the optional PyTorch extra and run the benchmarks in bench/
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean: ## remove build outputs and caches (never submissions, grades or .venv)
+	rm -rf dist build .pytest_cache .hypothesis .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
