@@ -1,0 +1,219 @@
+"""The child side of the sandbox: the only code that runs next to a student's definitions.
+
+`course.sandbox.run_probe` copies this file into a fresh work directory and starts it as
+`python -I sandbox_child.py WORKDIR`, possibly inside new mount, network and PID namespaces. In order:
+
+1. read the run's nonce from stdin (not argv or the environment, which other processes can read);
+2. hide the repository, the course folder, home and temp folders behind empty tmpfs mounts and bind
+   back, read-only, only what Python needs (when asked to isolate);
+3. set rlimits (memory, CPU, file size, processes) and drop to the run's own unprivileged uid;
+4. import `probes.<component>` (trusted) and record its case names;
+5. execute the notebook's definitions one statement at a time into a fresh module (a statement
+   that raises is a problem, not a crash);
+6. run each case `CASES[name](namespace, request)` and write its result to `results/` at once.
+
+Results are JSON files stamped with the nonce; arrays go to `.npy` files (never pickled). Nothing
+here trusts the student: it only has to be correct for an honest submission, since every check
+runs in the parent on what comes back. This module imports only the standard library at the top,
+so that the parent can reuse `encode` and `decode` too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import os
+import resource
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ARRAY_KEY = "__ndarray__"
+SETUP_FAILED = 120  # exit status: the sandbox itself could not be set up (not the student's fault)
+MAX_ERROR_CHARS = 500
+
+MS_NOSUID, MS_NODEV, MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC = 2, 4, 1, 32, 4096, 16384
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def encode(value: Any, save_array: Callable[[Any], str]) -> Any:
+    """Plain data as JSON-ready data; each NumPy array is replaced by {ARRAY_KEY: save_array(array)}."""
+    import numpy as np
+
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, np.generic):
+        return encode(value.item(), save_array)
+    if isinstance(value, np.ndarray):
+        return {ARRAY_KEY: save_array(np.asarray(value))}
+    if type(value) in (list, tuple):
+        return [encode(item, save_array) for item in value]
+    if type(value) is dict and all(type(key) is str and key != ARRAY_KEY for key in value):
+        return {key: encode(item, save_array) for key, item in value.items()}
+    raise TypeError(f"cannot send back a {type(value).__name__}; expected NumPy arrays, numbers, "
+                    f"bools, strings, None, and lists or dicts (str keys) of those")
+
+
+def decode(data: Any, load_array: Callable[[str], Any]) -> Any:
+    """The inverse of `encode`."""
+    if isinstance(data, list):
+        return [decode(item, load_array) for item in data]
+    if isinstance(data, dict):
+        if set(data) == {ARRAY_KEY}:
+            return load_array(data[ARRAY_KEY])
+        return {key: decode(item, load_array) for key, item in data.items()}
+    return data
+
+
+def describe(error: BaseException) -> str:
+    """'TypeError: message', shortened; robust to exceptions whose str() itself fails."""
+    try:
+        message = str(error)
+    except Exception:
+        message = "(the exception's message could not be read)"
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + "..."
+
+
+class ResultWriter:
+    """Writes nonce-stamped JSON records (atomically) and arrays into the results folder."""
+
+    def __init__(self, folder: Path, nonce: str):
+        self.folder, self.nonce = folder, nonce
+
+    def write(self, name: str, record: dict) -> None:
+        partial = self.folder / f"{name}.partial"
+        partial.write_text(json.dumps({"nonce": self.nonce, **record}))
+        os.replace(partial, self.folder / f"{name}.json")
+
+    def array_saver(self, index: int) -> Callable[[Any], str]:
+        import numpy as np
+
+        count = iter(range(10**9))
+
+        def save(array) -> str:
+            name = f"{self.nonce}-{index}-{next(count)}.npy"
+            np.save(self.folder / name, array, allow_pickle=False)
+            return name
+
+        return save
+
+
+def _libc_call(name: str, *args) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(libc, name)(*args) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{name}{args[:2]}: {os.strerror(errno)}")
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, options: str | None = None) -> None:
+    def encoded(text):
+        return None if text is None else text.encode()
+
+    _libc_call("mount", encoded(source), encoded(target), encoded(fstype), ctypes.c_ulong(flags), encoded(options))
+
+
+def _is_within(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
+
+
+def hide_paths(hide: list[str], keep: list[str], writable: str) -> None:
+    """Cover each `hide` folder with an empty tmpfs, then bind back each `keep` folder inside one.
+
+    `keep` folders are read-only afterwards, except `writable` (the work directory).
+    """
+    handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in keep}  # reachable once hidden
+    for path in sorted(hide, key=len):  # parents first; a child of a hidden folder is then gone
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    for path, handle in handles.items():
+        if any(_is_within(path, hidden) for hidden in hide):
+            os.makedirs(path, exist_ok=True)
+            _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
+            if path != writable:
+                _mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(handle)
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            count += entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid
+        except OSError:  # the process ended while we counted
+            continue
+    return count
+
+
+def set_limits(limits: dict, own_uid: bool) -> None:
+    """Hard rlimits, so that student code cannot raise them again."""
+    megabyte = 1024 * 1024
+    processes = limits["processes"] if own_uid else limits["processes"] + _processes_of(os.getuid())
+    for kind, value in ((resource.RLIMIT_AS, limits["memory_mb"] * megabyte),
+                        (resource.RLIMIT_FSIZE, limits["file_mb"] * megabyte),
+                        (resource.RLIMIT_NPROC, processes),
+                        (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(kind, (value, value))
+    # The soft limit sends SIGXCPU; the hard one, a second later, SIGKILL.
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 1))
+
+
+def drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    _libc_call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid programs gain nothing either
+
+
+def load_definitions(statements: list[str]) -> tuple[dict, list[str]]:
+    """Execute the statements one by one into a fresh module; returns its namespace and the problems."""
+    module = types.ModuleType("submission")
+    sys.modules["submission"] = module  # dataclasses and friends look their module up here
+    problems = []
+    for statement in statements:
+        try:
+            exec(compile(statement, "<notebook>", "exec"), module.__dict__)
+        except BaseException as error:  # student code: SystemExit included, any failure is a finding
+            problems.append(f"`{statement.splitlines()[0]}` raised {describe(error)}")
+    return module.__dict__, problems
+
+
+def run(work: Path, nonce: str) -> None:
+    config = json.loads((work / "config.json").read_text())
+    try:
+        if config["isolate"]:
+            hide_paths(config["hide"], config["keep"], str(work))
+        set_limits(config["limits"], own_uid=config["uid"] is not None)
+        if config["uid"] is not None:
+            drop_privileges(config["uid"])
+        os.chdir(work)
+        sys.path.insert(0, str(work))
+        probe = importlib.import_module(f"probes.{config['component']}")
+        cases = dict(probe.CASES)
+    except Exception as error:
+        print(f"sandbox setup failed: {describe(error)}", file=sys.stderr)
+        sys.exit(SETUP_FAILED)
+
+    import numpy as np
+
+    writer = ResultWriter(work / "results", nonce)
+    writer.write("plan", {"cases": list(cases)})
+    request = decode(json.loads((work / "request.json").read_text()),
+                     lambda name: np.load(work / "request" / name, allow_pickle=False))
+    namespace, problems = load_definitions(json.loads((work / "statements.json").read_text()))
+    writer.write("problems", {"problems": problems})
+    for index, (name, case) in enumerate(cases.items()):
+        try:
+            record = {"value": encode(case(namespace, request), writer.array_saver(index))}
+        except BaseException as error:  # SystemExit from student code fails this case only
+            record = {"error": describe(error)}
+        writer.write(f"case-{index:04d}", {"case": name, **record})
+    writer.write("done", {})
+    os._exit(0)  # skip interpreter shutdown: student objects' __del__ cannot change anything now
+
+
+if __name__ == "__main__":
+    run(Path(sys.argv[1]), sys.stdin.readline().strip())
