@@ -1,0 +1,103 @@
+"""Build what is generated from the instructor notebook: the student release and the reference solutions.
+
+`source/<assignment>/` is the one source of truth. nbgrader turns it into `release/<assignment>/`
+(solutions replaced by stubs, hidden tests removed) and `course.solutions.export_solutions` turns its
+definitions into `solutions/<assignment>.py`. `out_of_sync` rebuilds both in a temporary course folder
+and names the committed files that differ, so that a release nobody rebuilt cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from course.components import ASSIGNMENT, NOTEBOOK
+from course.notebook import read_cells
+
+REPO = Path(__file__).resolve().parents[1]  # holds nbgrader_config.py, which nbgrader reads from its cwd
+
+
+class CourseError(ValueError):
+    """Bad input from the instructor (a missing folder, an unknown assignment); the message says what was expected."""
+
+
+def require_assignment(course_dir: Path, assignment: str) -> Path:
+    """The assignment's source folder `source/<assignment>/`; `CourseError` when there is none."""
+    folder = course_dir / "source" / assignment
+    if not folder.is_dir():
+        known = sorted(p.name for p in (course_dir / "source").glob("*") if p.is_dir())
+        raise CourseError(f"unknown assignment {assignment!r}: expected a folder {folder} "
+                          f"(assignments found: {', '.join(known) or 'none'})")
+    return folder
+
+
+def generate_release(course_dir: Path = REPO, assignment: str = ASSIGNMENT, db_url: str | None = None) -> Path:
+    """Run `nbgrader generate_assignment <assignment> --force` on `course_dir`; returns `release/<assignment>`.
+
+    `db_url` names the gradebook nbgrader records the assignment in (default: nbgrader_config.py's).
+    """
+    read_cells(require_assignment(course_dir, assignment) / NOTEBOOK)  # a clear error for a broken notebook
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+               f"--CourseDirectory.root={course_dir}"]
+    # nbgrader runs `alembic` to set up the gradebook: it must find the venv's scripts on PATH.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if db_url is not None:
+        env["NBGRADER_DB_URL"] = db_url
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    release = course_dir / "release" / assignment
+    if result.returncode != 0 or not (release / NOTEBOOK).is_file():
+        errors = [line for line in result.stderr.splitlines() if "Error" in line or "ERROR" in line]
+        raise CourseError(f"nbgrader generate_assignment {assignment} failed: "
+                          f"{errors[0] if errors else result.stderr.strip()[-300:]}")
+    return release
+
+
+def export_reference(course_dir: Path = REPO, assignment: str = ASSIGNMENT) -> Path:
+    """Write `solutions/<assignment>.py` from the source notebook; returns its path."""
+    from course.solutions import export_solutions
+
+    target = course_dir / "solutions" / f"{assignment}.py"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    export_solutions(require_assignment(course_dir, assignment) / NOTEBOOK, target)
+    return target
+
+
+def build(course_dir: Path = REPO, assignment: str = ASSIGNMENT) -> tuple[Path, Path]:
+    """Regenerate the release and the reference solutions; returns (release folder, solutions module)."""
+    return generate_release(course_dir, assignment), export_reference(course_dir, assignment)
+
+
+def _files(root: Path) -> set[Path]:
+    return {p.relative_to(root) for p in root.rglob("*") if p.is_file()} if root.is_dir() else set()
+
+
+def _differences(fresh: Path, committed: Path, label: str) -> list[str]:
+    """How the committed folder differs from the freshly built one, each file named `label/<relative path>`."""
+    built, kept = _files(fresh), _files(committed)
+    problems = [f"{label}/{p} is missing" for p in sorted(built - kept)]
+    problems += [f"{label}/{p} is not produced by the build" for p in sorted(kept - built)]
+    problems += [f"{label}/{p} differs from a fresh build" for p in sorted(built & kept)
+                 if not filecmp.cmp(fresh / p, committed / p, shallow=False)]
+    return problems
+
+
+def out_of_sync(course_dir: Path = REPO, assignment: str = ASSIGNMENT) -> list[str]:
+    """Rebuild release and solutions from `source/` in a temporary course and list what differs ([] = in sync)."""
+    source = require_assignment(course_dir, assignment)
+    with tempfile.TemporaryDirectory(prefix="course-build-") as tmp:
+        scratch = Path(tmp)
+        shutil.copytree(source, scratch / "source" / assignment)
+        generate_release(scratch, assignment, db_url=f"sqlite:///{scratch / 'gradebook.db'}")
+        export_reference(scratch, assignment)
+        release = f"release/{assignment}"
+        problems = _differences(scratch / release, course_dir / release, release)
+        solutions = f"solutions/{assignment}.py"
+        committed = course_dir / solutions
+        if not committed.is_file() or not filecmp.cmp(scratch / solutions, committed, shallow=False):
+            problems.append(f"{solutions} differs from a fresh build")
+    return problems
