@@ -1,0 +1,47 @@
+"""Probe for the end-to-end check: the student's TinyGPT trained by a known-good loop.
+
+The loop uses tinytorch's AdamW and cross-entropy with the shift written here, not the student's
+loss or trainer, so only the model is under test. Returns the logits on held-out windows; the
+trusted test computes the held-out loss from them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import tinytorch as tt
+import tinytorch.functional as F
+from tinytorch import optim
+from tinytorch.data import random_windows
+
+from .common import array, need, number
+
+
+def train_and_evaluate(ns: dict, request: dict) -> dict[str, Any]:
+    config = request["training"]
+    tt.manual_seed(config["seed"])
+    model = need(ns, "TinyGPT")(config["vocab_size"], config["d_model"], config["num_heads"],
+                                config["num_layers"], config["block_size"])
+    optimizer = optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=0.0)
+    rng = np.random.default_rng(config["seed"])
+    tokens = np.asarray(config["train_tokens"])
+    losses = []
+    model.train()
+    for _ in range(config["num_steps"]):
+        batch = random_windows(tokens, config["batch_size"], config["block_size"], rng)  # (B, T)
+        optimizer.zero_grad()
+        logits = model(batch)  # (B, T, V)
+        loss = F.cross_entropy(logits[:, :-1], batch[:, 1:])
+        loss.backward()
+        optim.clip_grad_norm(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(number(loss))
+    model.eval()
+    with tt.no_grad():
+        held_out = array(model(np.asarray(config["held_out_windows"])))  # (N, T, V)
+    return {"train_losses": losses, "held_out_logits": held_out}
+
+
+CASES = {"train_and_evaluate": train_and_evaluate}
