@@ -15,6 +15,7 @@ Where `unshare` is not permitted, only the last three; `ProbeRun.protections` sa
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from course.notebook import NotebookError, extract_definitions
-from course.sandbox_child import SETUP_FAILED, decode, describe, encode
+from course.sandbox_child import decode, describe, encode
 
 REPO = Path(__file__).resolve().parents[1]
 PROBES = REPO / "course" / "probes"
@@ -185,8 +186,12 @@ class _Results:
         return load
 
 
-def _kill_uid(uid: int) -> None:
-    """SIGKILL every process running as the run's own uid (escapees from the process group)."""
+def _kill_leftovers(group: int, uid: int | None) -> None:
+    """SIGKILL the run's process group and every process running as the run's own uid (escapees)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+    if uid is None:
+        return
     for entry in os.listdir("/proc"):
         try:
             if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
@@ -201,25 +206,40 @@ def _tail(path: Path) -> str:
         return file.read().decode("utf-8", "replace")
 
 
-def _status(returncode: int, timed_out: bool, done: bool, stderr: str, limits: Limits) -> tuple[str, str | None]:
+def _read_report(pipe: int) -> dict:
+    """The supervisor's JSON lines merged into one dict ({} when it never reported)."""
+    chunks = []
+    while chunk := os.read(pipe, 65536):
+        chunks.append(chunk)
+    report = {}
+    for line in b"".join(chunks).decode("utf-8", "replace").splitlines():
+        try:
+            report.update(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return report
+
+
+def _status(report: dict, timed_out: bool, done: bool, stderr: str, limits: Limits) -> tuple[str, str | None]:
     """The run's status and one sentence for the student."""
     if timed_out:
         return "timeout", (f"stopped after {limits.seconds:g} s: the code did not finish in time "
                            "(an endless loop, or far too slow)")
-    if returncode == SETUP_FAILED and "sandbox setup failed" in stderr:
-        raise SandboxError(stderr.strip().splitlines()[-1])
-    if done and returncode == 0:
+    if "setup_error" in report:
+        raise SandboxError(f"the grading sandbox could not be set up: {report['setup_error']}")
+    if "exit_code" not in report:
+        return "crashed", "the sandbox ended without saying how (its supervisor was killed)"
+    code = report["exit_code"]
+    if done and code == 0:
         return "ok", None
-    if returncode in (-signal.SIGXCPU, -signal.SIGKILL) and "MemoryError" not in stderr:
+    out_of_cpu = code == -signal.SIGKILL and report["cpu_seconds"] >= limits.cpu_seconds - 1
+    if code == -signal.SIGXCPU or out_of_cpu:
         return "cpu limit", f"stopped after using the {limits.cpu_seconds} s CPU-time limit"
-    if returncode == -signal.SIGXFSZ:
-        return "output limit", f"stopped for printing or writing more than {limits.file_mb} MB"
     if "MemoryError" in stderr:
         return "memory limit", f"ran out of memory (limit {limits.memory_mb} MB)"
-    if returncode < 0:
-        name = signal.Signals(-returncode).name
-        return "crashed", f"the process crashed ({name}) before all checks ran"
-    return "exited early", (f"the code ended the process (exit status {returncode}) before all checks ran; "
+    if code < 0:
+        return "crashed", f"the process crashed ({signal.Signals(-code).name}) before all checks ran"
+    return "exited early", (f"the code ended the process (exit status {code}) before all checks ran; "
                             "calling exit() or os._exit() never counts as passing")
 
 
@@ -254,22 +274,26 @@ def run_probe(notebook: Path, component: str, request: dict[str, Any], limits: L
                   "hide": sorted({str(Path(path).resolve()) for path in hidden}),
                   "keep": sorted({str(Path(path).resolve()) for path in kept})}
         _stage(work, definitions.statements, request, Path(probes), config)
-        command = [*(prefix or ()), sys.executable, "-I", "-u", str(work / "sandbox_child.py"), str(work)]
+        report_read, report_write = os.pipe()
+        command = [*(prefix or ()), sys.executable, "-I", "-u", str(work / "sandbox_child.py"), str(work),
+                   str(report_write)]
         with open(work / "stdout.txt", "wb") as stdout, open(work / "stderr.txt", "wb") as stderr:
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, cwd=work,
-                                       env=_child_environment(work), start_new_session=True)
+                                       env=_child_environment(work), start_new_session=True,
+                                       pass_fds=(report_write,))
+            os.close(report_write)
             process.stdin.write(f"{nonce}\n".encode())
             process.stdin.close()
             try:
                 process.wait(timeout=limits.seconds)
                 timed_out = False
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
                 timed_out = True
             finally:
-                if uid is not None:
-                    _kill_uid(uid)
+                _kill_leftovers(process.pid, uid)
+                process.wait()
+            report = _read_report(report_read)
+            os.close(report_read)
         err_tail = _tail(work / "stderr.txt")
         run.output_tail = (_tail(work / "stdout.txt") + err_tail)[-TAIL_CHARS:]
         results = _Results(work / "results", nonce, limits.file_mb * 1024 * 1024)
@@ -287,8 +311,7 @@ def run_probe(notebook: Path, component: str, request: dict[str, Any], limits: L
                     run.values[case] = decode(record.get("value"), results.load_array(index))
                 except (OSError, ValueError) as error:
                     run.errors[case] = f"the result could not be read back ({describe(error)})"
-        run.status, run.reason = _status(process.returncode, timed_out, results.record("done") is not None,
-                                         err_tail, limits)
+        run.status, run.reason = _status(report, timed_out, results.record("done") is not None, err_tail, limits)
         if run.status == "ok" and run.missing:
             run.status, run.reason = "exited early", "some checks did not run"
     run.seconds = time.monotonic() - started

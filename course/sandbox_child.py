@@ -1,31 +1,34 @@
 """The child side of the sandbox: the only code that runs next to a student's definitions.
 
 `course.sandbox.run_probe` copies this file into a fresh work directory and starts it as
-`python -I sandbox_child.py WORKDIR`, possibly inside new mount, network and PID namespaces. In order:
+`python -I -u sandbox_child.py WORKDIR REPORT_FD`, inside new mount, network and PID namespaces where
+`unshare` is permitted. Two processes:
 
-1. read the run's nonce from stdin (not argv or the environment, which other processes can read);
-2. hide the repository, the course folder, home and temp folders behind empty tmpfs mounts and bind
-   back, read-only, only what Python needs (when asked to isolate);
-3. set rlimits (memory, CPU, file size, processes) and drop to the run's own unprivileged uid;
-4. import `probes.<component>` (trusted) and record its case names;
-5. execute the notebook's definitions one statement at a time into a fresh module (a statement
-   that raises is a problem, not a crash);
-6. run each case `CASES[name](namespace, request)` and write its result to `results/` at once.
+- the supervisor (PID 1 of the namespace) reads the run's nonce from stdin (not argv or the
+  environment, which other processes can read), hides the repository, the course folder, home and
+  temp folders behind empty tmpfs mounts, binding back read-only only what Python needs, forks the
+  worker, and writes how the worker ended (exit status, CPU seconds) to the report pipe;
+- the worker sets rlimits, drops to the run's own unprivileged uid, imports `probes.<component>`
+  (trusted), closes the report pipe, executes the notebook's definitions one statement at a time
+  into a fresh module (a statement that raises is a problem, not a crash), and runs each case
+  `CASES[name](namespace, request)`, writing its result to `results/` at once.
 
 Results are JSON files stamped with the nonce; arrays go to `.npy` files (never pickled). Nothing
 here trusts the student: it only has to be correct for an honest submission, since every check
-runs in the parent on what comes back. This module imports only the standard library at the top,
-so that the parent can reuse `encode` and `decode` too.
+runs in the parent on what comes back. Only the standard library is imported at the top, so that
+the parent reuses `encode` and `decode`.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import importlib
 import json
 import os
 import resource
 import sys
+import traceback
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -82,9 +85,11 @@ class ResultWriter:
     """Writes nonce-stamped JSON records (atomically) and arrays into the results folder."""
 
     def __init__(self, folder: Path, nonce: str):
-        self.folder, self.nonce = folder, nonce
+        self.folder, self.nonce, self.pid = folder, nonce, os.getpid()
 
     def write(self, name: str, record: dict) -> None:
+        if os.getpid() != self.pid:  # a copy forked by student code has nothing to report
+            os._exit(0)
         partial = self.folder / f"{name}.partial"
         partial.write_text(json.dumps({"nonce": self.nonce, **record}))
         os.replace(partial, self.folder / f"{name}.json")
@@ -181,39 +186,71 @@ def load_definitions(statements: list[str]) -> tuple[dict, list[str]]:
     return module.__dict__, problems
 
 
-def run(work: Path, nonce: str) -> None:
-    config = json.loads((work / "config.json").read_text())
+def explain(error: BaseException, limits: dict) -> str:
+    """`describe`, naming the limit when the error comes from one."""
+    if isinstance(error, OSError) and error.errno == errno.EFBIG:
+        return f"output limit: printed or wrote more than {limits['file_mb']} MB ({describe(error)})"
+    if isinstance(error, MemoryError):
+        return f"memory limit of {limits['memory_mb']} MB: {describe(error)}"
+    return describe(error)
+
+
+def work(folder: Path, nonce: str, config: dict, report: int) -> None:
+    """The worker: limits, own uid, the probe, then the student's definitions and the cases."""
     try:
-        if config["isolate"]:
-            hide_paths(config["hide"], config["keep"], str(work))
         set_limits(config["limits"], own_uid=config["uid"] is not None)
         if config["uid"] is not None:
             drop_privileges(config["uid"])
-        os.chdir(work)
-        sys.path.insert(0, str(work))
+        os.chdir(folder)
+        sys.path.insert(0, str(folder))
         probe = importlib.import_module(f"probes.{config['component']}")
         cases = dict(probe.CASES)
+        import numpy as np
     except Exception as error:
-        print(f"sandbox setup failed: {describe(error)}", file=sys.stderr)
-        sys.exit(SETUP_FAILED)
+        os.write(report, json.dumps({"setup_error": f"worker: {describe(error)}"}).encode() + b"\n")
+        os._exit(SETUP_FAILED)
+    os.close(report)  # from here on student code runs: only the supervisor can report
 
-    import numpy as np
-
-    writer = ResultWriter(work / "results", nonce)
+    writer = ResultWriter(folder / "results", nonce)
     writer.write("plan", {"cases": list(cases)})
-    request = decode(json.loads((work / "request.json").read_text()),
-                     lambda name: np.load(work / "request" / name, allow_pickle=False))
-    namespace, problems = load_definitions(json.loads((work / "statements.json").read_text()))
+    request = decode(json.loads((folder / "request.json").read_text()),
+                     lambda name: np.load(folder / "request" / name, allow_pickle=False))
+    namespace, problems = load_definitions(json.loads((folder / "statements.json").read_text()))
     writer.write("problems", {"problems": problems})
     for index, (name, case) in enumerate(cases.items()):
         try:
             record = {"value": encode(case(namespace, request), writer.array_saver(index))}
         except BaseException as error:  # SystemExit from student code fails this case only
-            record = {"error": describe(error)}
+            record = {"error": explain(error, config["limits"])}
         writer.write(f"case-{index:04d}", {"case": name, **record})
     writer.write("done", {})
-    os._exit(0)  # skip interpreter shutdown: student objects' __del__ cannot change anything now
+
+
+def supervise(folder: Path, nonce: str, report: int) -> None:
+    """PID 1 of the sandbox: hide the repository, run the worker, report how it ended on `report`.
+
+    No student code runs here, and in a PID namespace nothing inside can signal this process, so
+    the report (exit status, signal, CPU seconds) is trustworthy.
+    """
+    config = json.loads((folder / "config.json").read_text())
+    try:
+        if config["isolate"]:
+            hide_paths(config["hide"], config["keep"], str(folder))
+    except OSError as error:
+        os.write(report, json.dumps({"setup_error": f"supervisor: {describe(error)}"}).encode() + b"\n")
+        sys.exit(SETUP_FAILED)
+    worker = os.fork()
+    if worker == 0:
+        try:
+            work(folder, nonce, config, report)
+        except BaseException:  # the student broke the worker itself (say, patched json): show how
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)  # skip interpreter shutdown: student objects' __del__ cannot change anything now
+    _, status, usage = os.wait4(worker, 0)
+    ending = {"exit_code": os.waitstatus_to_exitcode(status), "cpu_seconds": usage.ru_utime + usage.ru_stime}
+    os.write(report, json.dumps(ending).encode() + b"\n")
 
 
 if __name__ == "__main__":
-    run(Path(sys.argv[1]), sys.stdin.readline().strip())
+    supervise(Path(sys.argv[1]), sys.stdin.readline().strip(), int(sys.argv[2]))
