@@ -1,0 +1,219 @@
+"""Fused neural-network functions: one Function each, with an analytic backward.
+
+Fusing (rather than composing exp, sum, log, ...) keeps these numerically stable and fast:
+one forward pass over the data, one backward pass, few temporary arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinytorch import ops
+from tinytorch.ops import relu
+from tinytorch.random import rng
+from tinytorch.tensor import Function, Tensor
+
+__all__ = [
+    "softmax",
+    "log_softmax",
+    "relu",
+    "gelu",
+    "dropout",
+    "cross_entropy",
+    "mse_loss",
+    "layer_norm",
+    "embedding",
+]
+
+
+class Softmax(Function):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        out = x - np.max(x, axis=self.axis, keepdims=True)  # shift so exp cannot overflow
+        np.exp(out, out=out)
+        out /= np.sum(out, axis=self.axis, keepdims=True)
+        self.out = out
+        return out
+
+    def backward(self, grad):
+        y = self.out
+        return (y * (grad - np.sum(grad * y, axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        shifted = x - np.max(x, axis=self.axis, keepdims=True)
+        self.out = shifted - np.log(np.sum(np.exp(shifted), axis=self.axis, keepdims=True))
+        return self.out
+
+    def backward(self, grad):
+        return (grad - np.exp(self.out) * np.sum(grad, axis=self.axis, keepdims=True),)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along `axis` (stable: the max is subtracted first)."""
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x - log(sum(exp(x))) along `axis`, computed stably."""
+    return LogSoftmax.apply(x, axis=axis)
+
+
+class CrossEntropy(Function):
+    """Mean over positions of -log softmax(logits)[target]: log-softmax and NLL in one step."""
+
+    def __init__(self, targets: np.ndarray):
+        self.targets = targets.reshape(-1)
+
+    def forward(self, logits):
+        flat = logits.reshape(-1, logits.shape[-1])  # (N, C)
+        rows = np.arange(flat.shape[0])
+        shifted = flat - np.max(flat, axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        total = np.sum(exp, axis=1)  # (N,)
+        self.probs = exp / total[:, None]  # (N, C), reused by backward
+        self.logits_shape = logits.shape
+        loss = np.mean(np.log(total) - shifted[rows, self.targets])
+        return np.asarray(loss, dtype=logits.dtype)
+
+    def backward(self, grad):
+        grad_logits = self.probs.copy()  # softmax - one_hot(target), averaged over the N positions
+        grad_logits[np.arange(grad_logits.shape[0]), self.targets] -= 1
+        grad_logits *= grad / grad_logits.shape[0]
+        return (grad_logits.reshape(self.logits_shape),)
+
+
+def _int_array(values: Any, what: str) -> np.ndarray:
+    array = values.data if isinstance(values, Tensor) else np.asarray(values)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{what} must be integers (class or token ids), got dtype {array.dtype}")
+    return array
+
+
+def cross_entropy(logits: Tensor, targets: Any) -> Tensor:
+    """Mean cross-entropy. logits (..., C) Tensor, targets int (...) with values in [0, C)."""
+    targets = _int_array(targets, "cross_entropy targets")
+    if targets.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"cross_entropy: targets of shape {targets.shape} do not match logits of shape {logits.shape}; "
+            f"expected targets of shape {logits.shape[:-1]}"
+        )
+    num_classes = logits.shape[-1]
+    if targets.size and (targets.min() < 0 or targets.max() >= num_classes):
+        raise ValueError(
+            f"cross_entropy: targets range from {targets.min()} to {targets.max()}, expected 0 to {num_classes - 1}"
+        )
+    return CrossEntropy.apply(logits, targets=targets)
+
+
+GELU_SCALE = math.sqrt(2 / math.pi)
+GELU_CUBIC = 0.044715
+
+
+class GELU(Function):
+    """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): the tanh approximation of GPT-2."""
+
+    def forward(self, x):
+        self.x = x
+        self.tanh = np.tanh(GELU_SCALE * x * (1 + GELU_CUBIC * x * x))  # x * x, not x**3: far faster
+        return 0.5 * x * (1 + self.tanh)
+
+    def backward(self, grad):
+        x, t = self.x, self.tanh
+        inner_slope = GELU_SCALE * (1 + 3 * GELU_CUBIC * x * x)
+        return (grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner_slope),)
+
+
+def gelu(x: Tensor) -> Tensor:
+    return GELU.apply(x)
+
+
+class LayerNorm(Function):
+    """gamma * (x - mean) / sqrt(var + eps) + beta over the last axis (biased variance)."""
+
+    def __init__(self, eps: float):
+        self.eps = eps
+
+    def forward(self, x, gamma, beta):
+        mean = np.mean(x, axis=-1, keepdims=True)
+        centered = x - mean
+        variance = np.mean(centered * centered, axis=-1, keepdims=True)
+        self.inv_std = 1 / np.sqrt(variance + self.eps)  # (..., 1)
+        self.normalized = centered * self.inv_std  # (..., D)
+        self.gamma = gamma
+        return self.normalized * gamma + beta
+
+    def backward(self, grad):
+        xhat = self.normalized
+        leading = tuple(range(grad.ndim - 1))
+        grad_x = grad_gamma = grad_beta = None
+        if self.needs_grad[0]:
+            g = grad * self.gamma  # gradient w.r.t. the normalized values
+            grad_x = self.inv_std * (
+                g - np.mean(g, axis=-1, keepdims=True) - xhat * np.mean(g * xhat, axis=-1, keepdims=True)
+            )
+        if self.needs_grad[1]:
+            grad_gamma = np.sum(grad * xhat, axis=leading)
+        if self.needs_grad[2]:
+            grad_beta = np.sum(grad, axis=leading)
+        return grad_x, grad_gamma, grad_beta
+
+
+def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
+    """Normalize x (..., D) over its last axis, then scale by gamma (D,) and shift by beta (D,)."""
+    gamma, beta = ops.as_tensor(gamma, like=x), ops.as_tensor(beta, like=x)
+    expected = (x.shape[-1],)
+    if gamma.shape != expected or beta.shape != expected:
+        raise ValueError(
+            f"layer_norm: gamma {gamma.shape} and beta {beta.shape} must both have shape {expected} for x {x.shape}"
+        )
+    return LayerNorm.apply(x, gamma, beta, eps=eps)
+
+
+class Dropout(Function):
+    def __init__(self, p: float):
+        self.p = p
+
+    def forward(self, x):
+        keep = rng().random(x.shape, dtype=np.float32) >= self.p
+        self.scale = keep.astype(x.dtype) / x.dtype.type(1 - self.p)  # kept units are scaled up by 1/(1-p)
+        return x * self.scale
+
+    def backward(self, grad):
+        return (grad * self.scale,)
+
+
+def dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Zero each element with probability p while training (others scaled by 1/(1-p)); identity otherwise."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    if not training or p == 0:
+        return x
+    return Dropout.apply(x, p=p)
+
+
+def embedding(ids: Any, weight: Tensor) -> Tensor:
+    """Rows of weight (V, D) for int ids of any shape (...): returns (..., D). Backward scatter-adds rows."""
+    ids = _int_array(ids, "embedding ids")
+    num = weight.shape[0]
+    if ids.size and (ids.min() < 0 or ids.max() >= num):
+        raise ValueError(f"embedding: ids range from {ids.min()} to {ids.max()}, expected 0 to {num - 1}")
+    return ops.getitem(weight, ids)
+
+
+def mse_loss(pred: Tensor, target: Any) -> Tensor:
+    """Mean of (pred - target)^2; target must have pred's shape (no silent broadcasting)."""
+    target = ops.as_tensor(target, like=pred)
+    if target.shape != pred.shape:
+        raise ValueError(f"mse_loss: pred has shape {pred.shape} but target has shape {target.shape}; they must match")
+    diff = pred - target
+    return (diff * diff).mean()
