@@ -10,6 +10,8 @@ PY := $(VENV)/bin/python
 COURSE := $(PY) -m course.cli
 # Touched after a successful install: pip runs again only when pyproject.toml is newer.
 INSTALLED := $(VENV)/.installed
+# The benchmark scripts `make bench` runs (bench/torch_gpt.py is a long training run: run it by hand).
+BENCHMARKS := train_step generation grading
 
 help: ## list the targets
 	@echo "TinyGPT course. Start with 'make demo', then 'make test'."
@@ -48,7 +50,9 @@ lint: $(INSTALLED) ## ruff style check
 
 bench: $(INSTALLED) ## install the optional PyTorch extra and run the benchmarks in bench/
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for name in $(BENCHMARKS); do \
+		if [ -f bench/$$name.py ]; then echo "== bench/$$name.py"; $(PY) -m bench.$$name || exit 1; fi; \
+	done
 
 clean: ## remove build outputs and caches (never submissions, grades or .venv)
 	rm -rf dist build .pytest_cache .hypothesis .ruff_cache
