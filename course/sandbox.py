@@ -41,6 +41,7 @@ TINYTORCH = REPO / "tinytorch"
 CHILD = Path(__file__).with_name("sandbox_child.py")
 UNSHARE = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
 TAIL_CHARS = 2000
+HIDE_VARIABLE, LOG_VARIABLE = "COURSE_SANDBOX_HIDE", "COURSE_PROBE_LOG"
 
 
 @dataclass
@@ -249,11 +250,22 @@ def run_probe(notebook: Path, component: str, request: dict[str, Any], limits: L
 
     `request`: plain data (NumPy arrays, numbers, strings, lists and dicts of those) handed to every
     case. `probes`: the folder copied as the package `probes` (tests pass their own). `hide`: more
-    folders to make invisible, e.g. the course folder holding other students' submissions.
+    folders to make invisible, e.g. the course folder holding other students' submissions; the
+    environment variable COURSE_SANDBOX_HIDE (folders separated by os.pathsep) adds more. When
+    COURSE_PROBE_LOG names a file, the run's summary (no values) is appended to it as a JSON line.
     """
-    limits = limits or Limits()
-    if not (Path(probes) / f"{component}.py").is_file():
-        known = sorted(path.stem for path in Path(probes).glob("*.py") if not path.stem.startswith("_"))
+    extra = [Path(folder) for folder in os.environ.get(HIDE_VARIABLE, "").split(os.pathsep) if folder]
+    run = _run_probe(Path(notebook), component, request, limits or Limits(), Path(probes), (*hide, *extra))
+    if log := os.environ.get(LOG_VARIABLE):
+        with open(log, "a", encoding="utf-8") as file:
+            file.write(json.dumps(run.summary()) + "\n")
+    return run
+
+
+def _run_probe(notebook: Path, component: str, request: dict[str, Any], limits: Limits, probes: Path,
+               hide: tuple[Path, ...]) -> ProbeRun:
+    if not (probes / f"{component}.py").is_file():
+        known = sorted(path.stem for path in probes.glob("*.py") if not path.stem.startswith("_"))
         raise ValueError(f"no probe module {component}.py in {probes}; expected one of {known}")
     started = time.monotonic()
     prefix = namespace_prefix()
@@ -267,13 +279,13 @@ def run_probe(notebook: Path, component: str, request: dict[str, Any], limits: L
     nonce = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="sandbox-") as temporary:
         work = Path(temporary)
-        hidden = [REPO, Path(notebook).resolve().parent, *hide, Path(tempfile.gettempdir()),
+        hidden = [REPO, notebook.resolve().parent, *hide, Path(tempfile.gettempdir()),
                   Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/home"), Path("/root")]
         kept = [work, Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
         config = {"component": component, "isolate": prefix is not None, "uid": uid, "limits": asdict(limits),
                   "hide": sorted({str(Path(path).resolve()) for path in hidden}),
                   "keep": sorted({str(Path(path).resolve()) for path in kept})}
-        _stage(work, definitions.statements, request, Path(probes), config)
+        _stage(work, definitions.statements, request, probes, config)
         report_read, report_write = os.pipe()
         command = [*(prefix or ()), sys.executable, "-I", "-u", str(work / "sandbox_child.py"), str(work),
                    str(report_write)]
