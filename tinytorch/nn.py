@@ -58,34 +58,33 @@ class Module:
         for name, value in vars(self).items():
             yield from _members(name, value)
 
-    def named_modules(self, prefix: str = "") -> list[tuple[str, Module]]:
-        """This module and every sub-module (each once), with dotted names; this one is named ''."""
-        found: list[tuple[str, Module]] = []
-        seen: set[int] = set()
-        stack = [(prefix, self)]
-        while stack:
-            name, module = stack.pop()
-            if id(module) in seen:
+    def _walk(self, prefix: str, seen: set[int]) -> Iterator[tuple[str, Parameter | Module]]:
+        """Depth-first in attribute order: this module, then each member (sub-modules expanded), each once."""
+        seen.add(id(self))
+        yield prefix, self
+        for name, value in self._direct_members():
+            if id(value) in seen:
                 continue
-            seen.add(id(module))
-            found.append((name, module))
-            children = [(f"{name}.{n}" if name else n, m) for n, m in module._direct_members() if isinstance(m, Module)]
-            stack.extend(reversed(children))  # depth-first, in attribute order
-        return found
+            full_name = f"{prefix}.{name}" if prefix else name
+            if isinstance(value, Module):
+                yield from value._walk(full_name, seen)
+            else:
+                seen.add(id(value))
+                yield full_name, value
+
+    def named_modules(self) -> list[tuple[str, Module]]:
+        """This module (named '') and every sub-module once, with dotted names, in attribute order."""
+        return [(name, m) for name, m in self._walk("", set()) if isinstance(m, Module)]
 
     def modules(self) -> list[Module]:
         return [module for _, module in self.named_modules()]
 
     def named_parameters(self) -> list[tuple[str, Parameter]]:
-        """Every Parameter once (shared ones under their first name), e.g. ('blocks.0.attn.q_proj.weight', p)."""
-        found: list[tuple[str, Parameter]] = []
-        seen: set[int] = set()
-        for module_name, module in self.named_modules():
-            for name, value in module._direct_members():
-                if isinstance(value, Parameter) and id(value) not in seen:
-                    seen.add(id(value))
-                    found.append((f"{module_name}.{name}" if module_name else name, value))
-        return found
+        """Every Parameter once, in attribute order, e.g. ('blocks.0.attn.q_proj.weight', p).
+
+        A parameter shared between modules is listed under the first name met.
+        """
+        return [(name, p) for name, p in self._walk("", set()) if isinstance(p, Parameter)]
 
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
