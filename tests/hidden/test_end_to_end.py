@@ -1,0 +1,56 @@
+"""Hidden test: the student's TinyGPT, trained by a known-good loop in the sandbox, learns.
+
+The loop (course/probes/end_to_end.py) uses tinytorch's AdamW and cross-entropy, not the student's
+loss or trainer. The text is built here from a tiny grammar, so it has structure a model with
+context can learn well beyond what single-character frequencies give.
+"""
+
+import math
+
+import numpy as np
+
+from tests.hidden._checks import expect, expect_shape
+
+BLOCK = 32
+rng = np.random.default_rng(101)
+SUBJECTS = ["the cat", "a dog", "my bird", "one fox"]
+VERBS = ["sees", "likes", "chases", "finds"]
+OBJECTS = ["the mouse.", "a ball.", "some fish.", "her hat."]
+TEXT = " ".join(f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}" for _ in range(450))
+VOCABULARY = sorted(set(TEXT))
+TOKENS = np.array([VOCABULARY.index(ch) for ch in TEXT])
+SPLIT = int(0.9 * len(TOKENS))
+HELD_OUT = TOKENS[SPLIT:]
+HELD_OUT_WINDOWS = np.stack([HELD_OUT[i:i + BLOCK] for i in range(0, len(HELD_OUT) - BLOCK, BLOCK)])  # (N, T)
+REQUEST = {"training": {
+    "seed": 0, "vocab_size": len(VOCABULARY), "d_model": 32, "num_heads": 2, "num_layers": 2,
+    "block_size": BLOCK, "batch_size": 16, "num_steps": 150, "lr": 3e-3,
+    "train_tokens": TOKENS[:SPLIT], "held_out_windows": HELD_OUT_WINDOWS,
+}}
+
+
+def shifted_cross_entropy(logits: np.ndarray, ids: np.ndarray) -> float:
+    logits = logits[:, :-1].astype(np.float64)
+    log_probs = logits - logits.max(-1, keepdims=True)
+    log_probs -= np.log(np.exp(log_probs).sum(-1, keepdims=True))
+    return float(-np.take_along_axis(log_probs, ids[:, 1:, None], -1).mean())
+
+
+def unigram_entropy(tokens: np.ndarray) -> float:
+    p = np.bincount(tokens) / len(tokens)
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+def test_held_out_loss_falls_well_below_the_baseline(student):
+    result = student["train_and_evaluate"]
+    logits = np.asarray(result["held_out_logits"])
+    expect_shape(logits, (*HELD_OUT_WINDOWS.shape, len(VOCABULARY)), "held-out logits (N, T, V)")
+    loss = shifted_cross_entropy(logits, HELD_OUT_WINDOWS)
+    uniform, unigram = math.log(len(VOCABULARY)), unigram_entropy(TOKENS)
+    bound = 0.5 * uniform
+    expect(loss < bound,
+           f"after {REQUEST['training']['num_steps']} AdamW steps the held-out loss is {loss:.3f} nats; expected "
+           f"below {bound:.3f}, half the uniform guess {uniform:.3f} (single-character frequencies give "
+           f"{unigram:.3f}); "
+           f"training losses went {result['train_losses'][0]:.3f} -> {result['train_losses'][-1]:.3f}")

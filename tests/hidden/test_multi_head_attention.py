@@ -1,0 +1,91 @@
+"""Hidden tests for MultiHeadAttention (graded with a known-good mask and attention function)."""
+
+import numpy as np
+import pytest
+
+from tests.hidden._checks import expect, expect_close, expect_equal, expect_raised
+
+D_MODEL, HEADS, B, T = 8, 2, 2, 5
+HEAD = D_MODEL // HEADS
+rng = np.random.default_rng(31)
+
+
+def random_weights(scale: float = 0.4) -> dict[str, np.ndarray]:
+    return {f"{p}.{kind}": (scale * rng.normal(size=(D_MODEL, D_MODEL) if kind == "weight" else D_MODEL))
+            .astype(np.float32) for p in ("q_proj", "k_proj", "v_proj", "out_proj") for kind in ("weight", "bias")}
+
+
+def isolating_weights() -> dict[str, np.ndarray]:
+    """Head 0 gets zero queries (so uniform attention); v_proj and out_proj are identities, no biases."""
+    weights = {name: np.zeros_like(value) for name, value in random_weights().items()}
+    weights["q_proj.weight"][:, HEAD:] = rng.normal(size=(D_MODEL, D_MODEL - HEAD)) * 1.5
+    weights["k_proj.weight"][...] = rng.normal(size=(D_MODEL, D_MODEL)) * 1.5
+    weights["v_proj.weight"][...] = np.eye(D_MODEL)
+    weights["out_proj.weight"][...] = np.eye(D_MODEL)
+    return weights
+
+
+x = rng.normal(size=(B, T, D_MODEL)).astype(np.float32)  # (B, T, D)
+FUTURE = 3  # positions >= FUTURE change in x_future_changed
+x_future_changed = x.copy()
+x_future_changed[:, FUTURE:] = rng.normal(size=(B, T - FUTURE, D_MODEL))
+REQUEST = {
+    "causal": {"d_model": D_MODEL, "num_heads": HEADS, "causal": True, "weights": random_weights(), "x": x,
+               "x_future_changed": x_future_changed, "upstream": rng.normal(size=(B, T, D_MODEL)).astype(np.float32)},
+    "not_causal": {"d_model": D_MODEL, "num_heads": HEADS, "causal": False, "weights": random_weights(), "x": x},
+    "isolated_heads": {"d_model": D_MODEL, "num_heads": HEADS, "causal": True, "weights": isolating_weights(),
+                       "x": x},
+    "indivisible": [10, 3],
+}
+WHAT = f"MultiHeadAttention({D_MODEL}, {HEADS})"
+
+
+@pytest.mark.weight(3)
+def test_output_matches_reference_with_shared_weights(student, reference):
+    expect_close(student["causal_with_gradients"]["out"], reference["causal_with_gradients"]["out"],
+                 f"{WHAT} output (causal)", atol=1e-4)
+    expect_close(student["not_causal"]["out"], reference["not_causal"]["out"], f"{WHAT} output (causal=False)",
+                 atol=1e-4)
+
+
+@pytest.mark.weight(2)
+def test_gradients_match_reference(student, reference):
+    mine, expected = student["causal_with_gradients"], reference["causal_with_gradients"]
+    expect_close(mine["x_grad"], expected["x_grad"], f"{WHAT}: gradient of the input", atol=1e-4)
+    for name, grad in expected["grads"].items():
+        expect_close(mine["grads"][name], grad, f"{WHAT}: gradient of {name}", atol=1e-4)
+
+
+@pytest.mark.weight(2)
+def test_changing_future_tokens_never_changes_earlier_outputs(student):
+    before = np.asarray(student["causal_with_gradients"]["out"])
+    after = np.asarray(student["future_changed"]["out"])
+    expect_close(after[:, :FUTURE], before[:, :FUTURE],
+                 f"outputs at positions < {FUTURE} after changing the input at positions >= {FUTURE} "
+                 "(a causal layer must not look ahead)", atol=1e-5)
+
+
+def test_last_attention_keeps_one_causal_map_per_head(student, reference):
+    mine = student["causal_with_gradients"]["last_attention"]
+    expect_equal(np.shape(mine), (B, HEADS, T, T), "shape of last_attention (B, H, T, T)")
+    expect_close(mine, reference["causal_with_gradients"]["last_attention"], "last_attention", atol=1e-5)
+
+
+@pytest.mark.weight(2)
+def test_head_h_uses_columns_h_of_each_projection_and_concatenates_in_order(student):
+    attention = np.asarray(student["isolated_heads"]["last_attention"])  # (B, H, T, T)
+    expect_equal(attention.shape, (B, HEADS, T, T), "shape of last_attention")
+    uniform = np.tril(np.ones((T, T))) / np.arange(1, T + 1)[:, None]
+    expect_close(attention[:, 0], np.broadcast_to(uniform, (B, T, T)),
+                 "head 0's attention when the query columns 0:Dh of q_proj are zero (uniform over the past)")
+    expect(not np.allclose(attention[:, 1], uniform, atol=1e-3),
+           "head 1's attention is uniform although its query columns Dh:2Dh of q_proj are not zero")
+    out = np.asarray(student["isolated_heads"]["out"])  # v_proj and out_proj are identities
+    for h in range(HEADS):
+        columns = slice(h * HEAD, (h + 1) * HEAD)
+        expect_close(out[..., columns], attention[:, h] @ x[..., columns],
+                     f"output columns {columns.start}:{columns.stop} (head {h}'s weights @ head {h}'s values)")
+
+
+def test_d_model_not_divisible_by_heads_raises_value_error(student):
+    expect_raised(student["indivisible_heads"], "ValueError", "MultiHeadAttention(10, 3)")
