@@ -255,6 +255,8 @@ def run_probe(notebook: Path, component: str, request: dict[str, Any], limits: L
     COURSE_PROBE_LOG names a file, the run's summary (no values) is appended to it as a JSON line.
     """
     extra = [Path(folder) for folder in os.environ.get(HIDE_VARIABLE, "").split(os.pathsep) if folder]
+    if any(Path(folder).resolve() == Path("/") for folder in (*hide, *extra)):
+        raise ValueError("cannot hide / from the sandbox; expected folders such as the course folder")
     run = _run_probe(Path(notebook), component, request, limits or Limits(), Path(probes), (*hide, *extra))
     if log := os.environ.get(LOG_VARIABLE):
         with open(log, "a", encoding="utf-8") as file:
