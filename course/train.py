@@ -218,6 +218,9 @@ def train(run: TrainingRun, text: str, out: Path, stop_at: int | None = None, sh
             run.step = step + 1
             if run.step % preset.eval_every == 0 or run.step == preset.steps:
                 run.val_losses.append((run.step, evaluate(run.model, loss_fn, val_windows)))
+                elapsed = time.perf_counter() - started
+                bar.write(f"step {run.step}: train loss {run.train_losses[-1]:.4f}, "
+                          f"validation loss {run.val_losses[-1][1]:.4f} ({elapsed:.0f} s)")
             steps_per_second = bar.format_dict["rate"] or 0.0
             bar.set_postfix(loss=f"{run.train_losses[-1]:.3f}",
                             val=f"{run.val_losses[-1][1]:.3f}" if run.val_losses else "-",

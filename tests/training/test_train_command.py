@@ -74,6 +74,7 @@ def test_weight_decay_applies_to_matrices_only():
 
 def test_sample_prints_the_prompt_and_the_requested_number_of_characters(tmp_path, capsys):
     train_fresh(tmp_path)
+    capsys.readouterr()  # the training log
     argv = ["sample", "--checkpoint", str(tmp_path / "checkpoint.npz"), "--prompt", "the ", "--tokens", "40",
             "--seed", "3"]
     assert training.main(argv) == 0
