@@ -1,0 +1,31 @@
+"""LanguageModelTrainer draws one fixed set of windows and ignores the seed and the lr_schedule."""
+
+import numpy as np
+
+from tinytorch import optim
+from tinytorch.data import random_windows
+
+BREAKS = ("trainer",)
+
+
+class LanguageModelTrainer:
+    def __init__(self, model, optimizer, loss_fn, clip_norm=None):
+        self.model, self.optimizer, self.loss_fn, self.clip_norm = model, optimizer, loss_fn, clip_norm
+        self.history = []
+
+    def train_step(self, batch):
+        self.optimizer.zero_grad()
+        loss = self.loss_fn(self.model(batch), batch)
+        loss.backward()
+        if self.clip_norm is not None:
+            optim.clip_grad_norm(self.model.parameters(), self.clip_norm)
+        self.optimizer.step()
+        self.history.append(loss.item())
+        return loss.item()
+
+    def fit(self, tokens, num_steps, batch_size, block_size, seed=0, lr_schedule=None, progress=True):
+        batch = random_windows(tokens, batch_size, block_size, np.random.default_rng(0))
+        losses = []
+        for _ in range(num_steps):
+            losses.append(self.train_step(batch))
+        return losses
