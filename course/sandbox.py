@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from course.notebook import NotebookError, extract_definitions
-from course.sandbox_child import decode, describe, encode
+from course.sandbox_child import decode, describe, encode, processes_of
 
 REPO = Path(__file__).resolve().parents[1]
 PROBES = REPO / "course" / "probes"
@@ -188,17 +188,18 @@ class _Results:
 
 
 def _kill_leftovers(group: int, uid: int | None) -> None:
-    """SIGKILL the run's process group and every process running as the run's own uid (escapees)."""
+    """SIGKILL the run's process group and, until none is left, every process running as the run's uid."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)
-    if uid is None:
-        return
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
-                os.kill(int(entry), signal.SIGKILL)
-        except OSError:  # already gone
-            continue
+    for _ in range(250):  # a fork bomb's last children may take a moment to die
+        leftovers = processes_of(uid) if uid is not None else []
+        if not leftovers:
+            return
+        for pid in leftovers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+    raise SandboxError(f"processes of the sandbox uid {uid} survived SIGKILL for 5 s: {leftovers[:10]}")
 
 
 def _tail(path: Path) -> str:

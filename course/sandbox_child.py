@@ -143,20 +143,22 @@ def hide_paths(hide: list[str], keep: list[str], writable: str) -> None:
         os.close(handle)
 
 
-def _processes_of(uid: int) -> int:
-    count = 0
+def processes_of(uid: int) -> list[int]:
+    """The ids of the processes running as `uid`."""
+    found = []
     for entry in os.listdir("/proc"):
         try:
-            count += entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid
-        except OSError:  # the process ended while we counted
+            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
+                found.append(int(entry))
+        except OSError:  # the process ended while we looked
             continue
-    return count
+    return found
 
 
 def set_limits(limits: dict, own_uid: bool) -> None:
     """Hard rlimits, so that student code cannot raise them again."""
     megabyte = 1024 * 1024
-    processes = limits["processes"] if own_uid else limits["processes"] + _processes_of(os.getuid())
+    processes = limits["processes"] if own_uid else limits["processes"] + len(processes_of(os.getuid()))
     for kind, value in ((resource.RLIMIT_AS, limits["memory_mb"] * megabyte),
                         (resource.RLIMIT_FSIZE, limits["file_mb"] * megabyte),
                         (resource.RLIMIT_NPROC, processes),

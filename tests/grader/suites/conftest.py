@@ -4,10 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from course.sandbox import Limits, ProbeRun, run_probe
-
-PROBES = Path(__file__).resolve().parents[1] / "probes"
-LIMITS = Limits(seconds=5, cpu_seconds=4, memory_mb=1024, file_mb=2)
+from course.sandbox import ProbeRun, run_probe
+from tests.grader.helpers import LIMITS, PROBES
 
 
 class Results:

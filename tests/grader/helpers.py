@@ -1,0 +1,38 @@
+"""Helpers of the grader's tests: notebooks written on the fly, the test-only probes and suites, short limits."""
+
+from pathlib import Path
+
+import nbformat
+
+from course.sandbox import Limits
+
+HERE = Path(__file__).resolve().parent
+PROBES = HERE / "probes"
+SUITES = HERE / "suites"
+LIMITS = Limits(seconds=5, cpu_seconds=4, memory_mb=1024, file_mb=2)
+
+
+GOOD_CODE = '''
+import numpy as np
+
+
+def causal_mask(n):
+    return np.tril(np.ones((n, n), dtype=bool))
+
+
+class CharTokenizer:
+    def fit(self, text):
+        self.stoi = {c: i for i, c in enumerate(sorted(set(text)))}
+        return self
+
+    def encode(self, text):
+        return [self.stoi[c] for c in text]
+'''
+
+
+def write_notebook(path: Path, *cells: str) -> Path:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path

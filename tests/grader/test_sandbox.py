@@ -1,0 +1,208 @@
+"""The sandbox against the known ways of forging a pass or hurting the grader.
+
+Each attack is a notebook defining `attack()`, run with the test-only probe `attack` (cases `attack`
+then `after`). What must hold: nothing the test process holds is reachable, the limits stop the
+attack within their bound with a readable reason, and the run of another submission is unaffected.
+"""
+
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import course.sandbox as sandbox
+from course.sandbox import run_probe
+from course.sandbox_child import processes_of
+from tests.grader.helpers import GOOD_CODE, LIMITS, PROBES
+
+REPO = sandbox.REPO
+ISOLATED = sandbox.namespace_prefix() is not None
+
+
+FORK_BOMB = "import os\n\ndef attack():\n    while True:\n        try:\n            os.fork()\n" \
+            "        except OSError:\n            continue\n"
+
+
+def attack(notebook, *cells: str):
+    return run_probe(notebook(*cells), "attack", {}, LIMITS, probes=PROBES)
+
+
+def sandbox_uid(run) -> int | None:
+    for line in run.protections:
+        if line.startswith("unprivileged uid"):
+            return int(line.split()[2])
+    return None
+
+
+def test_an_honest_notebook_gets_its_values_back(notebook):
+    run = run_probe(notebook(GOOD_CODE), "causal_mask", {"sizes": [3, 1]}, LIMITS, probes=PROBES)
+    assert run.status == "ok" and run.reason is None and not run.errors and not run.missing
+    np.testing.assert_array_equal(run.values["mask_0"], [[1, 0, 0], [1, 1, 0], [1, 1, 1]])
+    assert run.values["mask_0"].dtype == bool
+
+
+def test_repository_home_and_other_submissions_are_invisible(notebook, tmp_path):
+    other = tmp_path / "submitted" / "someone-else" / "tinygpt.ipynb"
+    other.parent.mkdir(parents=True)
+    other.write_text("{}")
+    code = f'''
+import os
+
+def attack():
+    seen = {{}}
+    for path in {[str(REPO), str(REPO / "tests" / "hidden"), str(REPO / "solutions"), "/root", str(other)]!r}:
+        try:
+            seen[path] = sorted(os.listdir(path)) if os.path.isdir(path) else open(path).read()
+        except OSError as error:
+            seen[path] = type(error).__name__
+    seen["walk"] = [os.path.join(d, f) for d, _, files in os.walk({str(REPO)!r}) for f in files
+                    if "/.venv/" not in d + "/"]
+    return seen
+'''
+    run = attack(notebook, code)
+    assert run.status == "ok", run.reason
+    seen = run.values["attack"]
+    if ISOLATED:
+        assert seen[str(REPO)] == [".venv"]  # the virtual environment is bound back, read-only, for numpy
+        assert seen["walk"] == []
+        assert seen[str(REPO / "tests" / "hidden")] == seen[str(REPO / "solutions")] == "FileNotFoundError"
+        assert seen["/root"] == [".pyenv"] or "/root" not in os.path.realpath(os.sys.base_prefix)
+        assert seen[str(other)] == "FileNotFoundError"
+    else:
+        assert any(line.startswith("NOT active") and "mount namespace" in line for line in run.protections)
+
+
+def test_no_network_not_even_the_graders_localhost(notebook):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        code = f'''
+import socket
+
+def attack():
+    try:
+        socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+        return "connected"
+    except OSError as error:
+        return type(error).__name__
+'''
+        run = attack(notebook, code)
+    if ISOLATED:
+        assert run.values["attack"] in ("ConnectionRefusedError", "OSError")
+        assert "network namespace: no network" in run.protections
+    else:
+        assert any("network namespace" in line for line in run.protections if line.startswith("NOT active"))
+
+
+def test_own_uid_and_no_other_process_visible(notebook):
+    code = f'''
+import os
+
+def attack():
+    try:
+        os.kill({os.getpid()}, 0)
+        grader = "reachable"
+    except OSError as error:
+        grader = type(error).__name__
+    return {{"uid": os.getuid(), "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()), "grader": grader}}
+'''
+    run = attack(notebook, code)
+    seen = run.values["attack"]
+    if ISOLATED and os.geteuid() == 0:
+        assert seen["uid"] == sandbox_uid(run) != 0
+        assert seen["pids"] == [1, 2]  # the supervisor and the worker
+        assert seen["grader"] == "ProcessLookupError"
+    else:
+        assert seen["uid"] == os.getuid()
+
+
+@pytest.mark.parametrize("exit_call", ["os._exit(0)", "os.kill(os.getpid(), 9)"])
+def test_ending_the_process_early_is_never_a_pass(notebook, exit_call):
+    run = attack(notebook, f"import os\n\ndef attack():\n    {exit_call}\n")
+    assert run.values == {} and run.missing == ["attack", "after"]
+    assert run.status in ("exited early", "crashed") and "before all checks ran" in run.reason
+
+
+def test_sys_exit_fails_only_its_case(notebook):
+    run = attack(notebook, "import sys\n\ndef attack():\n    sys.exit(0)\n")
+    assert run.errors == {"attack": "SystemExit: 0"} and run.values == {"after": "still running"}
+
+
+def test_exit_while_loading_the_notebook_leaves_every_case_missing(notebook):
+    run = attack(notebook, "import os\nEXIT = os._exit(0)\n\ndef attack():\n    return 1\n")
+    assert run.status == "exited early" and run.missing == ["attack", "after"] and run.values == {}
+
+
+def test_endless_loop_is_stopped_by_the_wall_clock(notebook):
+    run = attack(notebook, "def attack():\n    while True:\n        pass\n")
+    assert run.status in ("timeout", "cpu limit") and run.missing == ["attack", "after"]
+    assert run.seconds < LIMITS.seconds + 3
+    assert "did not finish" in run.reason or "CPU" in run.reason
+
+
+def test_fork_bomb_is_contained_and_cleaned_up(notebook):
+    run = attack(notebook, FORK_BOMB)
+    assert run.status in ("timeout", "cpu limit") and "attack" in run.missing
+    assert run.seconds < LIMITS.seconds + 3
+    if sandbox_uid(run) is not None:
+        assert processes_of(sandbox_uid(run)) == []
+
+
+def test_huge_allocation_fails_its_case_with_the_memory_limit(notebook):
+    run = attack(notebook, "import numpy as np\n\ndef attack():\n    return np.ones(20 * 2**30 // 8).sum()\n")
+    assert run.errors["attack"].startswith("memory limit of 1024 MB: MemoryError")
+    assert run.values == {"after": "still running"}
+
+
+def test_endless_printing_hits_the_output_limit(notebook):
+    run = attack(notebook, "def attack():\n    while True:\n        print('spam' * 1000)\n")
+    assert run.errors["attack"].startswith("output limit: printed or wrote more than 2 MB")
+    assert run.values == {"after": "still running"}
+    assert run.output_tail.endswith("spam")
+
+
+def test_broken_cells_are_problems_and_the_rest_still_loads(notebook):
+    run = attack(notebook, "def broken(:\n    pass", "import no_such_module_here", "LIMIT = 1 / 0",
+                 "def attack():\n    return 'loaded'")
+    assert run.values == {"attack": "loaded", "after": "still running"}
+    assert run.problems[0].startswith("code cell 1: syntax error")
+    assert "ModuleNotFoundError" in run.problems[1] and "ZeroDivisionError" in run.problems[2]
+
+
+def test_a_missing_definition_is_an_error_of_its_case(notebook):
+    run = attack(notebook, "X = 1")
+    assert run.errors == {"attack": "KeyError: 'attack'"} and run.status == "ok"
+
+
+def test_a_bad_submission_does_not_disturb_another_running_at_the_same_time(notebook):
+    bomb_notebook = notebook(FORK_BOMB, name="bomb.ipynb")
+    good = notebook(GOOD_CODE, name="good.ipynb")
+    with ThreadPoolExecutor(3) as pool:
+        bomb = pool.submit(run_probe, bomb_notebook, "attack", {}, LIMITS, probes=PROBES)
+        honest = [pool.submit(run_probe, good, "causal_mask", {"sizes": [2, 1]}, LIMITS, probes=PROBES)
+                  for _ in range(2)]
+        assert bomb.result().status in ("timeout", "cpu limit")
+        for run in honest:
+            assert run.result().status == "ok"
+            np.testing.assert_array_equal(run.result().values["mask_1"], [[True]])
+
+
+def test_without_namespaces_limits_still_hold_and_the_report_says_what_is_missing(notebook, monkeypatch):
+    monkeypatch.setattr(sandbox, "namespace_prefix", lambda: None)
+    good = run_probe(notebook(GOOD_CODE), "causal_mask", {"sizes": [2, 1]}, LIMITS, probes=PROBES)
+    np.testing.assert_array_equal(good.values["mask_0"], [[True, False], [True, True]])
+    assert any(line.startswith("NOT active") and "mount namespace" in line for line in good.protections)
+    looping = attack(notebook, "def attack():\n    while True:\n        pass\n")
+    assert looping.status in ("timeout", "cpu limit") and looping.seconds < LIMITS.seconds + 3
+
+
+def test_unknown_component_and_unreadable_notebook(notebook, tmp_path):
+    with pytest.raises(ValueError, match="no probe module nothing.py"):
+        run_probe(notebook(GOOD_CODE), "nothing", {}, LIMITS, probes=PROBES)
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{not json")
+    run = run_probe(broken, "attack", {}, LIMITS, probes=PROBES)
+    assert run.status == "unreadable notebook" and "not valid notebook JSON" in run.reason
