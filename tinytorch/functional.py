@@ -42,7 +42,10 @@ class Softmax(Function):
 
     def backward(self, grad):
         y = self.out
-        return (y * (grad - np.sum(grad * y, axis=self.axis, keepdims=True)),)
+        out = grad * y
+        np.subtract(grad, np.sum(out, axis=self.axis, keepdims=True), out=out)
+        out *= y  # y * (grad - sum(grad * y)), with one new array
+        return (out,)
 
 
 class LogSoftmax(Function):
@@ -122,15 +125,36 @@ GELU_CUBIC = 0.044715
 class GELU(Function):
     """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): the tanh approximation of GPT-2."""
 
+    # Large temporaries are costly (allocation and page faults), so both passes update one array in place.
     def forward(self, x):
         self.x = x
-        self.tanh = np.tanh(GELU_SCALE * x * (1 + GELU_CUBIC * x * x))  # x * x, not x**3: far faster
-        return 0.5 * x * (1 + self.tanh)
+        inner = x * x
+        inner *= GELU_CUBIC
+        inner += 1
+        inner *= x
+        inner *= GELU_SCALE  # sqrt(2/pi) (x + 0.044715 x^3)
+        self.tanh = np.tanh(inner, out=inner)
+        out = self.tanh + 1
+        out *= x
+        out *= 0.5
+        return out
 
     def backward(self, grad):
+        # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), with t the saved tanh
         x, t = self.x, self.tanh
-        inner_slope = GELU_SCALE * (1 + 3 * GELU_CUBIC * x * x)
-        return (grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner_slope),)
+        slope = x * x
+        slope *= 3 * GELU_CUBIC
+        slope += 1
+        slope *= GELU_SCALE
+        local = t * t
+        np.subtract(1, local, out=local)
+        local *= x
+        local *= slope
+        local += t
+        local += 1
+        local *= 0.5
+        local *= grad
+        return (local,)
 
 
 def gelu(x: Tensor) -> Tensor:
@@ -144,27 +168,34 @@ class LayerNorm(Function):
         self.eps = eps
 
     def forward(self, x, gamma, beta):
-        mean = np.mean(x, axis=-1, keepdims=True)
-        centered = x - mean
-        variance = np.mean(centered * centered, axis=-1, keepdims=True)
+        centered = x - np.mean(x, axis=-1, keepdims=True)
+        variance = np.mean(np.square(centered), axis=-1, keepdims=True)
         self.inv_std = 1 / np.sqrt(variance + self.eps)  # (..., 1)
-        self.normalized = centered * self.inv_std  # (..., D)
+        centered *= self.inv_std
+        self.normalized = centered  # (..., D)
         self.gamma = gamma
-        return self.normalized * gamma + beta
+        out = self.normalized * gamma
+        out += beta
+        return out
 
     def backward(self, grad):
         xhat = self.normalized
-        leading = tuple(range(grad.ndim - 1))
         grad_x = grad_gamma = grad_beta = None
-        if self.needs_grad[0]:
-            g = grad * self.gamma  # gradient w.r.t. the normalized values
-            grad_x = self.inv_std * (
-                g - np.mean(g, axis=-1, keepdims=True) - xhat * np.mean(g * xhat, axis=-1, keepdims=True)
-            )
+        scratch = grad * xhat
         if self.needs_grad[1]:
-            grad_gamma = np.sum(grad * xhat, axis=leading)
+            grad_gamma = scratch.reshape(-1, scratch.shape[-1]).sum(axis=0)
         if self.needs_grad[2]:
-            grad_beta = np.sum(grad, axis=leading)
+            grad_beta = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
+        if self.needs_grad[0]:
+            # dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), with g = grad * gamma
+            g = grad * self.gamma
+            np.multiply(g, xhat, out=scratch)
+            projection = np.mean(scratch, axis=-1, keepdims=True)
+            g -= np.mean(g, axis=-1, keepdims=True)
+            np.multiply(xhat, projection, out=scratch)
+            g -= scratch
+            g *= self.inv_std
+            grad_x = g
         return grad_x, grad_gamma, grad_beta
 
 

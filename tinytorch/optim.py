@@ -98,18 +98,27 @@ class Adam(Optimizer):
     def _update(self, p, state, group):
         beta1, beta2 = self.betas
         if not state:
-            state.update(step=0, m=np.zeros_like(p.data), v=np.zeros_like(p.data))
+            state.update(step=0, m=np.zeros_like(p.data), v=np.zeros_like(p.data), scratch=np.empty_like(p.data))
         state["step"] += 1
-        m, v, t = state["m"], state["v"], state["step"]
+        m, v, scratch, t = state["m"], state["v"], state["scratch"], state["step"]
+        g = p.grad
         if group["weight_decay"]:  # decoupled (AdamW): shrink the weights, independently of the gradient
             p.data *= 1 - self.lr * group["weight_decay"]
+        # In place, through one scratch array: no new arrays per step.
+        np.multiply(g, 1 - beta1, out=scratch)
         m *= beta1
-        m += (1 - beta1) * p.grad
+        m += scratch  # m = beta1 m + (1 - beta1) g
+        np.multiply(g, g, out=scratch)
+        scratch *= 1 - beta2
         v *= beta2
-        v += (1 - beta2) * p.grad * p.grad
+        v += scratch  # v = beta2 v + (1 - beta2) g^2
         # p -= lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t)
-        denominator = np.sqrt(v) / math.sqrt(1 - beta2**t) + self.eps
-        p.data -= (self.lr / (1 - beta1**t)) * m / denominator
+        np.sqrt(v, out=scratch)
+        scratch /= math.sqrt(1 - beta2**t)
+        scratch += self.eps
+        np.divide(m, scratch, out=scratch)
+        scratch *= self.lr / (1 - beta1**t)
+        p.data -= scratch
 
 
 class AdamW(Adam):

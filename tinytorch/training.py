@@ -29,5 +29,5 @@ def train_loop(step_fn: Callable[..., float], num_steps: int, desc: str = "train
         losses.append(float(step_fn(step) if takes_step else step_fn()))
         if (step + 1) % log_every == 0 or step + 1 == num_steps:
             recent = losses[-log_every:]
-            bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}")
+            bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}", refresh=False)
     return losses
