@@ -1,7 +1,13 @@
 """tinytorch: a small NumPy deep-learning framework with reverse-mode autograd.
 
-import tinytorch as tt
-from tinytorch import Tensor, nn, optim, functional as F
+    import tinytorch as tt
+    from tinytorch import Tensor, nn, optim, functional as F
+
+Where things are: tensor.py (Tensor, Function, the backward walk, no_grad), ops.py (elementwise,
+reductions, shapes, matmul, indexing), functional.py (fused softmax, cross_entropy, gelu,
+layer_norm, dropout, embedding), nn.py (Module, Parameter, layers), optim.py (SGD, Adam, AdamW,
+clipping, WarmupCosine), data.py (text and batches), training.py (progress bars, train_loop),
+random.py (manual_seed, rng).
 """
 
 from tinytorch import data, functional, nn, optim, training
