@@ -39,13 +39,16 @@ def require_assignment(course_dir: Path, assignment: str) -> Path:
 def generate_release(course_dir: Path = REPO, assignment: str = ASSIGNMENT, db_url: str | None = None) -> Path:
     """Run `nbgrader generate_assignment <assignment> --force` on `course_dir`; returns `release/<assignment>`.
 
-    `db_url` names the gradebook nbgrader records the assignment in (default: nbgrader_config.py's).
+    `db_url` names the gradebook nbgrader records the assignment in (default: nbgrader_config.py's for this
+    repository, `gradebook.db` in any other course folder, as `course.gradebook` reads it).
     """
     read_cells(require_assignment(course_dir, assignment) / NOTEBOOK)  # a clear error for a broken notebook
     command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
                f"--CourseDirectory.root={course_dir}"]
     # nbgrader runs `alembic` to set up the gradebook: it must find the venv's scripts on PATH.
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if db_url is None and course_dir.resolve() != REPO:
+        db_url = f"sqlite:///{course_dir.resolve() / 'gradebook.db'}"
     if db_url is not None:
         env["NBGRADER_DB_URL"] = db_url
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)

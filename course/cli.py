@@ -1,0 +1,183 @@
+"""`course`: the instructor's commands, one subcommand per step of the course's life.
+
+Every subcommand works on a course folder (default: this repository) laid out as nbgrader expects:
+`source/`, `release/`, `submitted/<student>/<assignment>/`. Bad input (a missing folder, an unknown
+assignment, a broken notebook) ends with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+
+from course.build import REPO, CourseError, build, out_of_sync, require_assignment
+from course.components import ASSIGNMENT, BY_ID, NOTEBOOK
+from course.handout import build_handout
+from course.harness import GradingError, format_table, grade_course, grade_notebook
+from course.mutants import mutant_submission, mutants
+from course.notebook import NotebookError
+from course.submissions import fill_release, write_submission
+
+USER_ERRORS = (CourseError, GradingError, NotebookError)
+
+# The demo's partial submission solves every part up to (not including) this component's graded cell.
+DEMO_PARTIAL_UNTIL = "multi_head_attention"
+
+
+def _notebooks(course_dir: Path, assignment: str) -> tuple[Path, Path]:
+    """(source notebook, release notebook) of the assignment; `CourseError` if the release is missing."""
+    source = require_assignment(course_dir, assignment) / NOTEBOOK
+    release = course_dir / "release" / assignment / NOTEBOOK
+    if not release.is_file():
+        raise CourseError(f"no release notebook: expected {release} (run `course build` first)")
+    return source, release
+
+
+def solution_ids_before(source: Path, component: str) -> set[str]:
+    """Grade ids of the solution cells that come before `component`'s graded cell in the source notebook."""
+    ids = set()
+    for cell in nbformat.read(source, as_version=4).cells:
+        nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+        if nbgrader.get("grade_id") == BY_ID[component].grade_id:
+            return ids
+        if nbgrader.get("solution"):
+            ids.add(nbgrader["grade_id"])
+    raise CourseError(f"{source} has no graded cell {BY_ID[component].grade_id!r}; expected one per component")
+
+
+def run_build(args: argparse.Namespace) -> int:
+    release, solutions = build(args.course_dir, args.assignment)
+    print(f"release:   {release}\nsolutions: {solutions}")
+    return 0
+
+
+def _grade_all(paths: list[Path], hide: Path, jobs: int) -> list:
+    """Grade each notebook `<folder>/<student>/<assignment>/<notebook>`, `jobs` at a time, in order."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # grading runs in processes of its own
+        return list(pool.map(lambda path: grade_notebook(path, path.parents[1].name, hide=(hide,)), paths))
+
+
+def _scores(total: float) -> Callable:
+    return lambda report: None if report.total == total else f"scored {report.total:g}, expected {total}"
+
+
+def _docked_only(breaks: tuple[str, ...]) -> Callable:
+    """A mutant must lose points on every component in `breaks` and keep every other component whole."""
+    def problem(report) -> str | None:
+        whole = [c.id for c in report.components if c.id in breaks and c.points >= c.max_points]
+        lost = [f"{c.id} {c.points - c.max_points:g}" for c in report.components
+                if c.id not in breaks and c.points < c.max_points]
+        problems = [f"kept full points on {', '.join(whole)}"] if whole else []
+        problems += [f"also docked on {', '.join(lost)}"] if lost else []
+        return "; ".join(problems) or None
+    return problem
+
+
+def _submission_checks(course_dir: Path, assignment: str, scratch: Path, jobs: int) -> list[tuple[str, str | None]]:
+    """Grade the reference, the untouched release and every mutant; one (check, problem or None) row each."""
+    source, release = _notebooks(course_dir, assignment)
+    cases = [("reference submission scores 100", fill_release(release, source), _scores(100)),
+             ("untouched release scores 0", nbformat.read(release, as_version=4), _scores(0))]
+    cases += [(f"mutant {m.id} docked on {', '.join(m.breaks)} only", mutant_submission(m, release, source),
+               _docked_only(m.breaks)) for m in mutants()]
+    paths = [write_submission(notebook, scratch, f"check-{i}", assignment) for i, (_, notebook, _) in enumerate(cases)]
+    reports = _grade_all(paths, course_dir, jobs)
+    return [(name, problem(report)) for (name, _, problem), report in zip(cases, reports, strict=True)]
+
+
+def run_check(args: argparse.Namespace) -> int:
+    problems = out_of_sync(args.course_dir, args.assignment)
+    rows = [(f"release/ and solutions/ match a fresh build of source/{args.assignment}", "; ".join(problems) or None)]
+    with tempfile.TemporaryDirectory(prefix="course-check-") as scratch:
+        rows += _submission_checks(args.course_dir, args.assignment, Path(scratch), args.jobs)
+    for name, problem in rows:
+        print(f"FAIL  {name}: {problem}" if problem else f"ok    {name}")
+    failures = sum(problem is not None for _, problem in rows)
+    print(f"{len(rows) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+def _require_submissions(course_dir: Path, assignment: str) -> Path:
+    require_assignment(course_dir, assignment)
+    submitted = course_dir / "submitted"
+    if not submitted.is_dir():
+        raise CourseError(f"no submissions: expected a folder {submitted} holding <student>/{assignment}/{NOTEBOOK}")
+    return submitted
+
+
+def run_grade(args: argparse.Namespace) -> int:
+    _require_submissions(args.course_dir, args.assignment)
+    reports = grade_course(args.course_dir, args.assignment, force=args.force, jobs=args.jobs)
+    print(format_table(reports))
+    written = args.course_dir / "reports" / args.assignment
+    print(f"feedback per student: {written}/<student>.md and {args.course_dir / 'feedback'}/ (nbgrader's HTML)")
+    print(f"grades: {written / 'grades.csv'}, {written / 'grades.json'}, {written / 'nbgrader_grades.csv'}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    run_build(args)
+    source, release = _notebooks(args.course_dir, args.assignment)
+    samples = {
+        "demo-reference": fill_release(release, source),
+        "demo-untouched": nbformat.read(release, as_version=4),
+        "demo-partial": fill_release(release, source, grade_ids=solution_ids_before(source, DEMO_PARTIAL_UNTIL)),
+    }
+    submitted = args.course_dir / "submitted"
+    paths = [write_submission(notebook, submitted, student, args.assignment) for student, notebook in samples.items()]
+    print(f"grading {', '.join(samples)} (other students in {submitted} are left alone)...")
+    print(format_table(_grade_all(paths, args.course_dir, args.jobs)))
+    return 0
+
+
+def run_handout(args: argparse.Namespace) -> int:
+    archive = build_handout(args.course_dir, args.assignment)
+    print(f"handout: {archive.with_suffix('')}/\narchive: {archive}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="course", description="Instructor commands for the TinyGPT course.")
+    top.add_argument("--course-dir", type=Path, default=REPO, help="the course folder (default: this repository)")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run, help: str, jobs: bool = False) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.add_argument("--assignment", default=ASSIGNMENT, help=f"assignment name (default: {ASSIGNMENT})")
+        if jobs:
+            sub.add_argument("--jobs", type=int, default=2, help="submissions graded in parallel (default: 2)")
+        sub.set_defaults(func=run)
+        return sub
+
+    command("build", run_build, "regenerate release/ (nbgrader) and solutions/ from source/")
+    command("check", run_check, "prove release, solutions, hidden tests and mutants agree", jobs=True)
+    grade = command("grade", run_grade, "grade new submissions in submitted/ and write feedback", jobs=True)
+    grade.add_argument("--force", action="store_true", help="regrade students who were graded before")
+    command("demo", run_demo, "build, write three sample submissions, grade them, print scores", jobs=True)
+    command("handout", run_handout, "build dist/handout/ and dist/handout.zip for students")
+    if importlib.util.find_spec("course.train") is not None:
+        from course.train import register
+
+        register(commands)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    args.course_dir = args.course_dir.resolve()
+    try:
+        return args.func(args)
+    except USER_ERRORS as error:
+        print(f"course {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
