@@ -156,12 +156,12 @@ def parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=run)
         return sub
 
-    command("build", run_build, "regenerate release/ (nbgrader) and solutions/ from source/")
-    command("check", run_check, "prove release, solutions, hidden tests and mutants agree", jobs=True)
-    grade = command("grade", run_grade, "grade new submissions in submitted/ and write feedback", jobs=True)
+    command("build", run_build, "regenerate release/ and solutions/ from source/")
+    command("check", run_check, "prove release, solutions, tests and mutants agree", jobs=True)
+    grade = command("grade", run_grade, "grade submitted/, write feedback and grade tables", jobs=True)
     grade.add_argument("--force", action="store_true", help="regrade students who were graded before")
-    command("demo", run_demo, "build, write three sample submissions, grade them, print scores", jobs=True)
-    command("handout", run_handout, "build dist/handout/ and dist/handout.zip for students")
+    command("demo", run_demo, "build, grade three sample submissions, show scores", jobs=True)
+    command("handout", run_handout, "build dist/handout.zip: what students receive")
     if importlib.util.find_spec("course.train") is not None:
         from course.train import register
 
