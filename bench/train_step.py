@@ -27,15 +27,18 @@ from course.train import PRESETS, Preset, _reference, new_run
 VOCAB_SIZE = 65  # tinyshakespeare's characters
 
 
-def median_seconds(step: Callable[[], object], steps: int, warmup: int) -> float:
+def median_seconds(steps: dict[str, Callable[[], object]], repeats: int, warmup: int) -> dict[str, float]:
+    """Median seconds per call of each function, timed in turns so that a busy machine slows all alike."""
     for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for step in steps.values():
+            step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def peak_step_bytes(step: Callable[[], object]) -> int:
@@ -79,7 +82,7 @@ def tinytorch_step(preset: Preset, batch: np.ndarray) -> tuple[Callable[[], floa
 
 
 def torch_step(preset: Preset, batch: np.ndarray, weights: dict[str, np.ndarray], threads: int):
-    import torch
+    import torch  # ImportError when PyTorch is not installed: the caller skips the comparison
 
     from bench.torch_gpt import TorchGPT, make_optimizer, shifted_loss
 
@@ -116,26 +119,24 @@ def main() -> None:
           f"{preset.num_heads} heads, width {preset.d_model}, vocab {VOCAB_SIZE}; {threads} threads")
 
     step, model = tinytorch_step(preset, batch)
-    weights = model.state_dict()  # before any step: PyTorch starts from the same weights
-    first_loss = step()
-    ours = median_seconds(step, args.steps, args.warmup)
-    print(f"tinytorch: {ours * 1e3:.1f} ms per step (median of {args.steps}), {tokens / ours:,.0f} tokens/s, "
-          f"first loss {first_loss:.4f}")
-    print(f"  peak memory of a step: {peak_step_bytes(step) / 2**20:.1f} MiB allocated by NumPy "
+    weights = {name: value.copy() for name, value in model.state_dict().items()}  # PyTorch starts from these
+    steps = {"tinytorch": step}
+    first_losses = {"tinytorch": step()}
+    try:
+        steps["pytorch"] = torch_step(preset, batch, weights, threads)
+        first_losses["pytorch"] = steps["pytorch"]()
+    except ImportError:
+        print("(PyTorch is not installed; for the comparison: .venv/bin/pip install torch==2.13.0)")
+    medians = median_seconds(steps, args.steps, args.warmup)
+    for name, seconds in medians.items():
+        print(f"{name:>9}: {seconds * 1e3:6.1f} ms per step (median of {args.steps}), "
+              f"{tokens / seconds:7,.0f} tokens/s, first loss {first_losses[name]:.4f}")
+    if "pytorch" in medians:
+        print(f"ratio tinytorch / pytorch: {medians['tinytorch'] / medians['pytorch']:.2f}x "
+              "(same weights and batch; steps timed in turns)")
+    print(f"peak memory of a tinytorch step: {peak_step_bytes(step) / 2**20:.1f} MiB allocated by NumPy "
           f"({model.num_parameters():,} parameters = {model.num_parameters() * 4 / 2**20:.1f} MiB of weights)")
     profile(step, args.profile_steps, args.top)
-
-    try:
-        import torch  # noqa: F401 (optional: only for the comparison)
-    except ImportError:
-        print("PyTorch is not installed; for the comparison: .venv/bin/pip install torch==2.13.0")
-        return
-    step = torch_step(preset, batch, weights, threads)
-    torch_first_loss = step()
-    theirs = median_seconds(step, args.steps, args.warmup)
-    print(f"pytorch:   {theirs * 1e3:.1f} ms per step (median of {args.steps}), {tokens / theirs:,.0f} tokens/s, "
-          f"first loss {torch_first_loss:.4f} (same weights, same batch)")
-    print(f"ratio tinytorch / pytorch: {ours / theirs:.2f}x")
 
 
 if __name__ == "__main__":
