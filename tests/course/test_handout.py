@@ -1,0 +1,133 @@
+"""The student handout holds what students need (release notebook, a working tinytorch wheel, install notes)
+and nothing of the instructor's: no solution code, no hidden test, no instructor package."""
+
+import ast
+import io
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import nbformat
+import numpy
+import pytest
+import tqdm
+
+from course.handout import build_handout
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = ROOT / "source" / "tinygpt" / "tinygpt.ipynb"
+RELEASE = ROOT / "release" / "tinygpt" / "tinygpt.ipynb"
+INSTALL_LINE = "pip install tinytorch-*.whl numpy tqdm matplotlib jupyterlab"
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    return build_handout(ROOT, dist=tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def members(archive) -> dict[str, bytes]:
+    """Every file in the zip, and every file inside its wheel (named `<wheel>!<member>`)."""
+    with zipfile.ZipFile(archive) as outer:
+        files = {name: outer.read(name) for name in outer.namelist() if not name.endswith("/")}
+    for name, data in list(files.items()):
+        if name.endswith(".whl"):
+            with zipfile.ZipFile(io.BytesIO(data)) as wheel:
+                files.update({f"{name}!{inner}": wheel.read(inner) for inner in wheel.namelist()})
+    return files
+
+
+def _wheel_name(members) -> str:
+    wheels = [name for name in members if name.endswith(".whl")]
+    assert len(wheels) == 1, f"expected one wheel in the handout, found {wheels}"
+    return wheels[0]
+
+
+def _solution_only_lines() -> set[str]:
+    """Lines written inside the source's `### BEGIN SOLUTION` regions and nowhere else in the notebook."""
+    inside, outside = set(), set()
+    for cell in nbformat.read(SOURCE, as_version=4).cells:
+        in_solution = False
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if stripped in ("### BEGIN SOLUTION", "### END SOLUTION"):
+                in_solution = stripped == "### BEGIN SOLUTION"
+            elif stripped:
+                (inside if in_solution else outside).add(stripped)
+    return inside - outside
+
+
+def _hidden_test_names() -> set[str]:
+    names = set()
+    for path in (ROOT / "tests" / "hidden").glob("test_*.py"):
+        tree = ast.parse(path.read_text())
+        names |= {node.name for node in ast.walk(tree)
+                  if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    return names
+
+
+def test_handout_holds_the_release_notebook_the_wheel_and_install_notes(members):
+    wheel = _wheel_name(members)
+    top_level = {name for name in members if "!" not in name}
+    assert top_level == {"handout/INSTALL.md", "handout/tinygpt/tinygpt.ipynb", wheel}
+    assert members["handout/tinygpt/tinygpt.ipynb"] == RELEASE.read_bytes()
+    assert INSTALL_LINE in members["handout/INSTALL.md"].decode()
+
+
+def test_wheel_holds_exactly_the_tinytorch_package(members):
+    wheel = _wheel_name(members)
+    packaged = {name.split("!", 1)[1]: data for name, data in members.items() if name.startswith(f"{wheel}!")}
+    code = {name: data for name, data in packaged.items() if ".dist-info/" not in name}
+    repository = {p.relative_to(ROOT).as_posix(): p.read_bytes() for p in (ROOT / "tinytorch").rglob("*.py")}
+    assert code == repository
+    assert all(name.startswith("tinytorch-") for name in packaged if name not in code)
+
+
+def test_handout_has_no_solution_code(members):
+    solution_lines = _solution_only_lines()
+    assert len(solution_lines) > 50, "the source notebook should hold the solutions"
+    for name, data in members.items():
+        if name.endswith(".ipynb"):
+            notebook = nbformat.reads(data.decode(), as_version=4)
+            lines = {line.strip() for cell in notebook.cells for line in cell.source.splitlines()}
+            assert not lines & solution_lines, f"{name} contains solution code: {sorted(lines & solution_lines)[:3]}"
+        text = data.decode(errors="replace")
+        for marker in ("BEGIN SOLUTION", "END SOLUTION"):
+            assert marker not in text, f"{name} contains {marker!r}"
+
+
+def test_handout_has_no_hidden_test(members):
+    test_names = _hidden_test_names()
+    assert len(test_names) >= 12, "tests/hidden should hold the hidden suites"
+    for name, data in members.items():
+        text = data.decode(errors="replace")
+        for secret in ("BEGIN HIDDEN TESTS", "course.nbcell", *test_names):
+            assert secret not in text, f"{name} contains {secret!r}"
+
+
+def test_wheel_installs_into_a_fresh_environment(members, tmp_path):
+    wheel = tmp_path / Path(_wheel_name(members)).name
+    wheel.write_bytes(members[_wheel_name(members)])
+    venv.create(tmp_path / "fresh", with_pip=False)
+    python = tmp_path / "fresh" / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                    "--no-index", str(wheel)], check=True)
+    # The wheel's dependencies come from this environment (no download): a folder holding only numpy and tqdm.
+    dependencies = tmp_path / "dependencies"
+    dependencies.mkdir()
+    for module in (numpy, tqdm):
+        package = Path(module.__file__).parent
+        for path in package.parent.glob(f"{package.name}[.-]*"):
+            (dependencies / path.name).symlink_to(path)
+        (dependencies / package.name).symlink_to(package)
+    site_packages = next((tmp_path / "fresh" / "lib").glob("python3*/site-packages"))
+    (site_packages / "dependencies.pth").write_text(f"{dependencies}\n")
+    script = ("import tinytorch as tt; x = tt.Tensor([1.0, 2.0, 3.0], requires_grad=True); (x * x).sum().backward(); "
+              "print(tt.__file__); print(x.grad.tolist())")
+    result = subprocess.run([str(python), "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    location, gradient = result.stdout.splitlines()
+    assert Path(location).is_relative_to(site_packages)
+    assert gradient == "[2.0, 4.0, 6.0]"
