@@ -8,12 +8,13 @@ attack within their bound with a readable reason, and the run of another submiss
 import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 import course.sandbox as sandbox
-from course.sandbox import run_probe
+from course.sandbox import Limits, run_probe
 from course.sandbox_child import processes_of
 from tests.grader.helpers import GOOD_CODE, LIMITS, PROBES
 
@@ -25,8 +26,11 @@ FORK_BOMB = "import os\n\ndef attack():\n    while True:\n        try:\n        
             "        except OSError:\n            continue\n"
 
 
-def attack(notebook, *cells: str):
-    return run_probe(notebook(*cells), "attack", {}, LIMITS, probes=PROBES)
+SHORT = replace(LIMITS, seconds=2)  # for the attacks that can only end by being stopped
+
+
+def attack(notebook, *cells: str, limits: Limits = LIMITS):
+    return run_probe(notebook(*cells), "attack", {}, limits, probes=PROBES)
 
 
 def sandbox_uid(run) -> int | None:
@@ -81,6 +85,7 @@ def test_no_network_not_even_the_graders_localhost(notebook):
         port = listener.getsockname()[1]
         code = f'''
 import socket
+from dataclasses import replace
 
 def attack():
     try:
@@ -137,16 +142,16 @@ def test_exit_while_loading_the_notebook_leaves_every_case_missing(notebook):
 
 
 def test_endless_loop_is_stopped_by_the_wall_clock(notebook):
-    run = attack(notebook, "def attack():\n    while True:\n        pass\n")
+    run = attack(notebook, "def attack():\n    while True:\n        pass\n", limits=SHORT)
     assert run.status in ("timeout", "cpu limit") and run.missing == ["attack", "after"]
-    assert run.seconds < LIMITS.seconds + 3
+    assert run.seconds < SHORT.seconds + 3
     assert "did not finish" in run.reason or "CPU" in run.reason
 
 
 def test_fork_bomb_is_contained_and_cleaned_up(notebook):
-    run = attack(notebook, FORK_BOMB)
+    run = attack(notebook, FORK_BOMB, limits=SHORT)
     assert run.status in ("timeout", "cpu limit") and "attack" in run.missing
-    assert run.seconds < LIMITS.seconds + 3
+    assert run.seconds < SHORT.seconds + 3
     if sandbox_uid(run) is not None:
         assert processes_of(sandbox_uid(run)) == []
 
@@ -181,7 +186,7 @@ def test_a_bad_submission_does_not_disturb_another_running_at_the_same_time(note
     bomb_notebook = notebook(FORK_BOMB, name="bomb.ipynb")
     good = notebook(GOOD_CODE, name="good.ipynb")
     with ThreadPoolExecutor(3) as pool:
-        bomb = pool.submit(run_probe, bomb_notebook, "attack", {}, LIMITS, probes=PROBES)
+        bomb = pool.submit(run_probe, bomb_notebook, "attack", {}, SHORT, probes=PROBES)
         honest = [pool.submit(run_probe, good, "causal_mask", {"sizes": [2, 1]}, LIMITS, probes=PROBES)
                   for _ in range(2)]
         assert bomb.result().status in ("timeout", "cpu limit")
@@ -195,8 +200,8 @@ def test_without_namespaces_limits_still_hold_and_the_report_says_what_is_missin
     good = run_probe(notebook(GOOD_CODE), "causal_mask", {"sizes": [2, 1]}, LIMITS, probes=PROBES)
     np.testing.assert_array_equal(good.values["mask_0"], [[True, False], [True, True]])
     assert any(line.startswith("NOT active") and "mount namespace" in line for line in good.protections)
-    looping = attack(notebook, "def attack():\n    while True:\n        pass\n")
-    assert looping.status in ("timeout", "cpu limit") and looping.seconds < LIMITS.seconds + 3
+    looping = attack(notebook, "def attack():\n    while True:\n        pass\n", limits=SHORT)
+    assert looping.status in ("timeout", "cpu limit") and looping.seconds < SHORT.seconds + 3
 
 
 def test_unknown_component_and_unreadable_notebook(notebook, tmp_path):
