@@ -21,8 +21,8 @@ $(PY):
 	$(BASE_PYTHON) -m venv $(VENV)
 
 $(INSTALLED): pyproject.toml | $(PY)
-	@echo "Installing the course and its dependencies into $(VENV) (a fresh install takes 1-2 minutes)..."
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	@echo "Installing the course and its dependencies into $(VENV) (a fresh install takes 1-3 minutes)..."
+	@$(PY) -m pip install -qq --disable-pip-version-check -e .
 	@touch $@
 
 venv: $(INSTALLED) ## create .venv and install the course (pip runs again only when pyproject.toml changes)
@@ -49,7 +49,7 @@ lint: $(INSTALLED) ## ruff style check
 	$(VENV)/bin/ruff check .
 
 bench: $(INSTALLED) ## install the optional PyTorch extra and run the benchmarks in bench/
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	@$(PY) -m pip install -qq --disable-pip-version-check -e '.[bench]'
 	@for name in $(BENCHMARKS); do \
 		if [ -f bench/$$name.py ]; then echo "== bench/$$name.py"; $(PY) -m bench.$$name || exit 1; fi; \
 	done
