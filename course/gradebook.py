@@ -8,6 +8,8 @@ exported; finally the gradebook is read back and compared with the reports.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -24,9 +26,18 @@ EXECUTE = "nbgrader.preprocessors.Execute"
 FILL = "course.nbgrader_hooks.FillHarnessScores"
 
 
+def _put_python_scripts_on_path() -> None:
+    """nbgrader's Gradebook runs the `alembic` command found on PATH: make it the one beside this Python
+    (a virtual environment used without activating it has its scripts off PATH)."""
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
+
+
 def nbgrader_config(course_dir: Path, reports_dir: Path) -> Config:
     """The course's nbgrader configuration (its own nbgrader_config.py, else this repository's), with
     Execute replaced by FillHarnessScores."""
+    _put_python_scripts_on_path()
     course_dir = Path(course_dir).resolve()
     own = course_dir / "nbgrader_config.py"
     path = own if own.is_file() else REPO / "nbgrader_config.py"
@@ -73,7 +84,9 @@ def record_in_gradebook(course_dir: Path, assignment: str, students: list[str], 
         report = SubmissionReport.from_json((reports_dir / f"{student}.json").read_text())
         recorded = gradebook_scores(db_url, assignment, student)
         expected = {c.id: c.points for c in report.components}
-        if any(abs(recorded.get(id, -1.0) - points) > 1e-6 for id, points in expected.items()):
+        wrong = [id for id in recorded if abs(recorded[id] - expected.get(id, 0.0)) > 1e-6]
+        lost = [id for id, points in expected.items() if points > 0 and id not in recorded]  # no grade cell
+        if wrong or lost:
             raise GradingError(f"nbgrader's gradebook disagrees with the harness for {student}: "
                                f"gradebook {recorded}, harness {expected}")
     with Gradebook(db_url) as gradebook:
