@@ -27,8 +27,8 @@ from course.submissions import fill_release, write_submission
 
 USER_ERRORS = (CourseError, GradingError, NotebookError)
 
-# The demo's partial submission solves every part up to (not including) this component's graded cell.
-DEMO_PARTIAL_UNTIL = "multi_head_attention"
+# The demo's partial submission solves the parts up to and including this component, and no others.
+DEMO_PARTIAL_LAST = "multi_head_attention"
 
 
 def _notebooks(course_dir: Path, assignment: str) -> tuple[Path, Path]:
@@ -128,7 +128,7 @@ def run_demo(args: argparse.Namespace) -> int:
     samples = {
         "demo-reference": fill_release(release, source),
         "demo-untouched": nbformat.read(release, as_version=4),
-        "demo-partial": fill_release(release, source, grade_ids=solution_ids_before(source, DEMO_PARTIAL_UNTIL)),
+        "demo-partial": fill_release(release, source, grade_ids=solution_ids_before(source, DEMO_PARTIAL_LAST)),
     }
     submitted = args.course_dir / "submitted"
     paths = [write_submission(notebook, submitted, student, args.assignment) for student, notebook in samples.items()]
