@@ -1,0 +1,1 @@
+"""Reference solutions, generated from the source notebooks by `python -m course.solutions`."""

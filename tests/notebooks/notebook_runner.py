@@ -1,0 +1,47 @@
+"""Run a notebook in a fresh python3 kernel, the way a student (or nbgrader) runs it top to bottom."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCE = REPO / "source" / "tinygpt" / "tinygpt.ipynb"
+RELEASE = REPO / "release" / "tinygpt" / "tinygpt.ipynb"
+
+
+def execute(notebook: Path, workdir: Path, timeout: int = 600) -> nbformat.NotebookNode:
+    """Execute a copy of `notebook` in `workdir`, errors allowed (recorded as outputs), and return it.
+
+    The kernel inherits this environment: the repository importable (tinytorch, course), plots off screen,
+    `COURSE_SKIP_HIDDEN=1` (course.nbcell.score returns full points without grading) and not autograding.
+    """
+    copy = workdir / notebook.name
+    shutil.copy(notebook, copy)
+    executed = nbformat.read(copy, as_version=4)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+        env.setenv("MPLBACKEND", "Agg")
+        env.setenv("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per kernel: no oversubscription on a busy machine
+        env.setenv("COURSE_SKIP_HIDDEN", "1")
+        env.delenv("NBGRADER_EXECUTION", raising=False)
+        NotebookClient(executed, kernel_name="python3", timeout=timeout, allow_errors=True,
+                       resources={"metadata": {"path": str(workdir)}}).execute()
+    return executed
+
+
+def grade_id(cell: nbformat.NotebookNode) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def errors(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [output for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+
+
+def stdout(cell: nbformat.NotebookNode) -> str:
+    return "".join(output.get("text", "") for output in cell.get("outputs", []) if output.get("name") == "stdout")
