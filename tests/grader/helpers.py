@@ -28,6 +28,29 @@ class CharTokenizer:
         return [self.stoi[c] for c in text]
 '''
 
+# Forges a pass every way known from in-process graders; must gain nothing here.
+FORGERY = '''
+import gc, sys, traceback
+import numpy as np
+
+# Make every comparison pass and every failure invisible, then look for expected values in memory.
+np.array_equal = np.allclose = lambda *args, **kwargs: True
+np.testing.assert_array_equal = np.testing.assert_allclose = lambda *args, **kwargs: None
+traceback.print_exception = traceback.print_exc = lambda *args, **kwargs: None
+sys.excepthook = lambda *args: None
+
+
+def causal_mask(n):
+    found = [obj for obj in gc.get_objects() if isinstance(obj, dict) and "expected" in obj]
+    return np.zeros((n, n)) if not found else found[0]["expected"]
+
+
+class CharTokenizer:
+    def fit(self, text):
+        import os
+        os._exit(0)
+'''
+
 
 def write_notebook(path: Path, *cells: str) -> Path:
     """A minimal nbformat-4 notebook with these code cells (plain JSON: importing nbformat is slow)."""

@@ -10,7 +10,7 @@ import pytest
 
 from course.components import COMPONENTS as ALL
 from course.harness import ComponentResult, GradingError, SubmissionReport, format_table, grade_course, grade_notebook
-from tests.grader.helpers import GOOD_CODE, SUITES, write_notebook
+from tests.grader.helpers import FORGERY, GOOD_CODE, SUITES, write_notebook
 
 COMPONENTS = ["causal_mask", "tokenizer"]
 HALF_MASK = '''
@@ -20,27 +20,7 @@ import numpy as np
 def causal_mask(n):  # wrong for a single position
     return np.tril(np.ones((n, n), bool)) if n > 1 else np.zeros((1, 1), bool)
 '''
-FORGERY = '''
-import gc, sys, traceback
-import numpy as np
 
-# Make every comparison pass and every failure invisible, then look for expected values in memory.
-np.array_equal = np.allclose = lambda *args, **kwargs: True
-np.testing.assert_array_equal = np.testing.assert_allclose = lambda *args, **kwargs: None
-traceback.print_exception = traceback.print_exc = lambda *args, **kwargs: None
-sys.excepthook = lambda *args: None
-
-
-def causal_mask(n):
-    found = [obj for obj in gc.get_objects() if isinstance(obj, dict) and "expected" in obj]
-    return np.zeros((n, n), bool) if not found else found[0]["expected"]
-
-
-class CharTokenizer:
-    def fit(self, text):
-        import os
-        os._exit(0)
-'''
 
 
 def grade(notebook, student="student"):
