@@ -15,7 +15,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import statistics
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -27,18 +26,21 @@ from course.train import PRESETS, Preset, _reference, new_run
 VOCAB_SIZE = 65  # tinyshakespeare's characters
 
 
-def median_seconds(steps: dict[str, Callable[[], object]], repeats: int, warmup: int) -> dict[str, float]:
-    """Median seconds per call of each function, timed in turns so that a busy machine slows all alike."""
+def median_seconds(steps: dict[str, Callable[[], object]], repeats: int, warmup: int) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds per call of each function, timed in turns so that a busy machine slows all alike.
+
+    CPU time (all threads of this process) hardly depends on what else runs on the machine; wall time does.
+    """
     for _ in range(warmup):
         for step in steps.values():
             step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             step()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return {name: tuple(np.median(values, axis=0)) for name, values in times.items()}
 
 
 def peak_step_bytes(step: Callable[[], object]) -> int:
@@ -55,7 +57,7 @@ def profile(step: Callable[[], object], steps: int, top: int) -> None:
     """Print the share of time in tinytorch's MatMul op and the `top` functions by own time."""
     from tinytorch.ops import MatMul
 
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)  # CPU time: robust to other work on the machine
     profiler.enable()
     for _ in range(steps):
         step()
@@ -128,12 +130,13 @@ def main() -> None:
     except ImportError:
         print("(PyTorch is not installed; for the comparison: .venv/bin/pip install torch==2.13.0)")
     medians = median_seconds(steps, args.steps, args.warmup)
-    for name, seconds in medians.items():
-        print(f"{name:>9}: {seconds * 1e3:6.1f} ms per step (median of {args.steps}), "
-              f"{tokens / seconds:7,.0f} tokens/s, first loss {first_losses[name]:.4f}")
+    print(f"medians of {args.steps} steps (same weights and batch; the frameworks take turns):")
+    for name, (wall, cpu) in medians.items():
+        print(f"{name:>11}: {wall * 1e3:6.1f} ms per step, {tokens / wall:7,.0f} tokens/s, CPU {cpu * 1e3:6.1f} ms; "
+              f"first loss {first_losses[name]:.4f}")
     if "pytorch" in medians:
-        print(f"ratio tinytorch / pytorch: {medians['tinytorch'] / medians['pytorch']:.2f}x "
-              "(same weights and batch; steps timed in turns)")
+        (wall, cpu), (torch_wall, torch_cpu) = medians["tinytorch"], medians["pytorch"]
+        print(f"ratio tinytorch / pytorch: {wall / torch_wall:.2f}x wall time, {cpu / torch_cpu:.2f}x CPU time")
     print(f"peak memory of a tinytorch step: {peak_step_bytes(step) / 2**20:.1f} MiB allocated by NumPy "
           f"({model.num_parameters():,} parameters = {model.num_parameters() * 4 / 2**20:.1f} MiB of weights)")
     profile(step, args.profile_steps, args.top)
