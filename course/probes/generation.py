@@ -75,5 +75,5 @@ def _case(name: str):
 
 CASES = {
     name: _case(name)
-    for name in ("greedy", "cropped", "hot", "cold", "top_k", "seed_a", "seed_a_again", "seed_b")
+    for name in ("greedy", "cropped", "hot", "top_k", "seed_a", "seed_a_again", "seed_b")
 }

@@ -24,7 +24,7 @@ HELD_OUT = TOKENS[SPLIT:]
 HELD_OUT_WINDOWS = np.stack([HELD_OUT[i:i + BLOCK] for i in range(0, len(HELD_OUT) - BLOCK, BLOCK)])  # (N, T)
 REQUEST = {"training": {
     "seed": 0, "vocab_size": len(VOCABULARY), "d_model": 32, "num_heads": 2, "num_layers": 2,
-    "block_size": BLOCK, "batch_size": 16, "num_steps": 150, "lr": 3e-3,
+    "block_size": BLOCK, "batch_size": 16, "num_steps": 100, "lr": 5e-3,
     "train_tokens": TOKENS[:SPLIT], "held_out_windows": HELD_OUT_WINDOWS,
 }}
 

@@ -28,7 +28,6 @@ REQUEST = {
     "greedy": _config(GREEDY_TABLE, "ab", 10, temperature=0.0),
     "cropped": _config(GREEDY_TABLE, "abcdefg", 6, max_len=4, temperature=0.0),
     "hot": _config(FLAT, "a", SAMPLES, temperature=2.0, seed=3),
-    "cold": _config(FLAT, "a", SAMPLES, temperature=0.5, seed=4),
     "top_k": _config(FLAT, "a", SAMPLES, temperature=1.0, top_k=3, seed=5),
     "seed_a": _config(np.zeros((V, V)), "a", 40, temperature=1.0, seed=7),
     "seed_a_again": _config(np.zeros((V, V)), "a", 40, temperature=1.0, seed=7),
@@ -77,11 +76,12 @@ def test_context_is_cropped_to_the_last_max_len_tokens(student):
     expect_equal(result["contexts"], expected, "the contexts given to the model (the last max_len = 4 ids)")
 
 
-@pytest.mark.weight(2)
-@pytest.mark.parametrize("case, temperature", [("hot", 2.0), ("cold", 0.5)])
-def test_samples_follow_softmax_of_logits_over_temperature(student, case, temperature):
-    # 2000 draws: each frequency has a standard deviation below 0.012, so 0.05 is a generous bound.
-    expect_close(frequencies(student[case]["text"][1:]), softmax(LOGITS / temperature),
+@pytest.mark.weight(3)
+def test_samples_follow_softmax_of_logits_over_temperature(student):
+    temperature = REQUEST["hot"]["temperature"]
+    # 2000 draws: each frequency has a standard deviation below 0.012, so 0.05 is a generous bound,
+    # and far below the gap to softmax(logits) (temperature ignored) or softmax(logits * temperature).
+    expect_close(frequencies(student["hot"]["text"][1:]), softmax(LOGITS / temperature),
                  f"frequencies of {SAMPLES} sampled characters at temperature {temperature} "
                  f"(expected softmax(logits / {temperature}))", atol=0.05, rtol=0)
 
