@@ -27,11 +27,12 @@ from tqdm import tqdm
 
 from course.components import ASSIGNMENT, BY_ID, COMPONENTS, NOTEBOOK, TOTAL_POINTS
 from course.notebook import NotebookError, extract_definitions
-from course.sandbox import HIDE_VARIABLE, LOG_VARIABLE, Limits
+from course.sandbox import HIDE_VARIABLE, LOG_VARIABLE, Limits, SandboxError
 
 REPO = Path(__file__).resolve().parents[1]
 HIDDEN_SUITES = REPO / "tests" / "hidden"
 PYTEST_SECONDS_PER_COMPONENT = Limits().seconds + 30  # a probe's own limit, plus pytest's work
+SANDBOX_BROKEN = "the check could not be completed: SandboxError"  # only trusted test code can raise it
 
 
 class GradingError(ValueError):
@@ -171,6 +172,9 @@ def grade_notebook(notebook: Path, student: str, components: list[str] | None = 
         report.seconds = time.monotonic() - started
         return report
     record, runs, output = _run_hidden_suites(notebook, ids, hide, Path(suites))
+    broken = [o["message"] for o in record["outcomes"] if o["message"].startswith(SANDBOX_BROKEN)]
+    if broken:  # the grader's machinery, not the student: stop rather than hand out zeros
+        raise SandboxError(broken[0])
     for id in ids:
         component = BY_ID[id]
         tests = [TestOutcome(o["test"], o["weight"], o["passed"], o["message"])

@@ -149,14 +149,16 @@ def _stage(work: Path, statements: list[str], request: dict[str, Any], probes: P
     os.chmod(work, 0o755)
 
 
-def _read_own_file(path: Path, max_bytes: int) -> bytes:
-    """A regular file's bytes; refuses symlinks (the child could point one at a hidden test)."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+def _read_own_file(path: Path, max_bytes: int, tail: bool = False) -> bytes:
+    """A regular file's bytes (the last `max_bytes` if `tail`); refuses symlinks, which the child could
+    point at a hidden test, and FIFOs, which would block this process."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(descriptor, "rb") as file:
         info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+        if not stat.S_ISREG(info.st_mode) or (info.st_size > max_bytes and not tail):
             raise ValueError(f"{path.name}: not a regular file of at most {max_bytes} bytes")
-        return file.read()
+        file.seek(max(0, info.st_size - max_bytes))
+        return file.read(max_bytes)
 
 
 class _Results:
@@ -203,9 +205,10 @@ def _kill_leftovers(group: int, uid: int | None) -> None:
 
 
 def _tail(path: Path) -> str:
-    with open(path, "rb") as file:
-        file.seek(max(0, os.fstat(file.fileno()).st_size - TAIL_CHARS))
-        return file.read().decode("utf-8", "replace")
+    try:
+        return _read_own_file(path, TAIL_CHARS, tail=True).decode("utf-8", "replace")
+    except (OSError, ValueError) as error:
+        return f"(output unreadable: {describe(error)})"
 
 
 def _read_report(pipe: int) -> dict:

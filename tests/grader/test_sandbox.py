@@ -211,3 +211,17 @@ def test_unknown_component_and_unreadable_notebook(notebook, tmp_path):
     broken.write_text("{not json")
     run = run_probe(broken, "attack", {}, LIMITS, probes=PROBES)
     assert run.status == "unreadable notebook" and "not valid notebook JSON" in run.reason
+
+
+def test_planted_fifos_and_symlinks_in_the_results_are_refused_without_hanging(notebook):
+    code = '''
+import os
+
+def attack():
+    os.mkfifo("results/case-0001.json")
+    os.remove("results/problems.json")
+    os.symlink("/etc/hostname", "results/problems.json")
+    os._exit(0)
+'''
+    run = attack(notebook, code)
+    assert run.status == "exited early" and run.missing == ["attack", "after"] and run.problems == []
