@@ -16,16 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
+from tqdm import tqdm
 
 from course.build import REPO, CourseError, build, out_of_sync, require_assignment
 from course.components import ASSIGNMENT, BY_ID, NOTEBOOK
 from course.handout import build_handout
 from course.harness import GradingError, format_table, grade_course, grade_notebook
-from course.mutants import mutant_submission, mutants
+from course.mutants import MutantError, mutant_submission, mutants
 from course.notebook import NotebookError
 from course.submissions import fill_release, write_submission
 
-USER_ERRORS = (CourseError, GradingError, NotebookError)
+USER_ERRORS = (CourseError, GradingError, MutantError, NotebookError)
 
 # The demo's partial submission solves the parts up to and including this component, and no others.
 DEMO_PARTIAL_LAST = "multi_head_attention"
@@ -61,7 +62,8 @@ def run_build(args: argparse.Namespace) -> int:
 def _grade_all(paths: list[Path], hide: Path, jobs: int) -> list:
     """Grade each notebook `<folder>/<student>/<assignment>/<notebook>`, `jobs` at a time, in order."""
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # grading runs in processes of its own
-        return list(pool.map(lambda path: grade_notebook(path, path.parents[1].name, hide=(hide,)), paths))
+        graded = pool.map(lambda path: grade_notebook(path, path.parents[1].name, hide=(hide,)), paths)
+        return list(tqdm(graded, total=len(paths), desc="grading"))
 
 
 def _scores(total: float) -> Callable:
