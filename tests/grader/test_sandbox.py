@@ -225,3 +225,16 @@ def attack():
 '''
     run = attack(notebook, code)
     assert run.status == "exited early" and run.missing == ["attack", "after"] and run.problems == []
+
+
+def test_plotting_imports_wait_until_first_use_and_then_work(notebook):
+    code = '''
+import sys
+import matplotlib.pyplot as plt
+from matplotlib import colors as mcolors
+
+def attack():
+    before = "matplotlib.pyplot" in sys.modules
+    return [before, plt.__name__, mcolors.to_hex("red"), "matplotlib.pyplot" in sys.modules]
+'''
+    assert attack(notebook, code).values["attack"] == [False, "matplotlib.pyplot", "#ff0000", True]
