@@ -170,9 +170,14 @@ class _Results:
     def record(self, name: str) -> dict | None:
         try:
             data = json.loads(_read_own_file(self.folder / f"{name}.json", self.max_bytes))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # absent, planted or absurdly nested
             return None
         return data if isinstance(data, dict) and data.get("nonce") == self.nonce else None
+
+    def strings(self, name: str, key: str) -> list[str]:
+        """The list of strings under `key` in a record ([] when absent or malformed)."""
+        items = (self.record(name) or {}).get(key)
+        return [item for item in items if isinstance(item, str)] if isinstance(items, list) else []
 
     def load_array(self, index: int):
         import io
@@ -315,10 +320,9 @@ def _run_probe(notebook: Path, component: str, request: dict[str, Any], limits: 
         err_tail = _tail(work / "stderr.txt")
         run.output_tail = (_tail(work / "stdout.txt") + err_tail)[-TAIL_CHARS:]
         results = _Results(work / "results", nonce, limits.file_mb * 1024 * 1024)
-        plan = results.record("plan") or {"cases": []}
-        child_problems = (results.record("problems") or {}).get("problems", [])
-        run.problems = [*definitions.problems, *(str(problem) for problem in child_problems)]
-        for index, case in enumerate(plan["cases"]):
+        cases = results.strings("plan", "cases")
+        run.problems = [*definitions.problems, *results.strings("problems", "problems")]
+        for index, case in enumerate(cases):
             record = results.record(f"case-{index:04d}")
             if record is None or record.get("case") != case:
                 run.missing.append(case)
@@ -327,7 +331,7 @@ def _run_probe(notebook: Path, component: str, request: dict[str, Any], limits: 
             else:
                 try:
                     run.values[case] = decode(record.get("value"), results.load_array(index))
-                except (OSError, ValueError) as error:
+                except (OSError, ValueError, RecursionError) as error:
                     run.errors[case] = f"the result could not be read back ({describe(error)})"
         run.status, run.reason = _status(report, timed_out, results.record("done") is not None, err_tail, limits)
         if run.status == "ok" and run.missing:
