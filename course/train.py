@@ -122,24 +122,22 @@ def new_run(preset: Preset, vocab: list[str], text_path: str | None) -> Training
 
 
 def optimizer_arrays(optimizer: optim.AdamW) -> dict[str, np.ndarray]:
-    """AdamW's per-parameter state as arrays: `adam/step` (P,) and `adam/m/<i>`, `adam/v/<i>` per parameter."""
-    states = [optimizer.state.get(id(p), {}) for p in optimizer.parameters()]
-    arrays = {"adam/step": np.array([state.get("step", 0) for state in states], dtype=np.int64)}
-    for i, state in enumerate(states):
-        if state:
-            arrays[f"adam/m/{i}"], arrays[f"adam/v/{i}"] = state["m"], state["v"]
-    return arrays
+    """The optimizer's per-parameter state (moments, step count: whatever it keeps) as `optim/<i>/<key>` arrays."""
+    return {f"optim/{i}/{key}": np.asarray(value)
+            for i, p in enumerate(optimizer.parameters()) for key, value in optimizer.state.get(id(p), {}).items()}
 
 
 def load_optimizer_arrays(optimizer: optim.AdamW, arrays) -> None:
     """The inverse of `optimizer_arrays` (`arrays`: a mapping such as an open .npz)."""
-    for i, (p, step) in enumerate(zip(optimizer.parameters(), arrays["adam/step"], strict=True)):
-        if step:
-            optimizer.state[id(p)] = {"step": int(step), "m": arrays[f"adam/m/{i}"], "v": arrays[f"adam/v/{i}"]}
+    for i, p in enumerate(optimizer.parameters()):
+        prefix = f"optim/{i}/"
+        state = {name[len(prefix):]: arrays[name] for name in arrays if name.startswith(prefix)}
+        if state:
+            optimizer.state[id(p)] = {key: value.item() if value.ndim == 0 else value for key, value in state.items()}
 
 
 def save_checkpoint(run: TrainingRun, path: Path) -> None:
-    """One .npz: `model/<name>` weights, `adam/...` AdamW state, `meta` (JSON), loss histories."""
+    """One .npz: `model/<name>` weights, `optim/...` AdamW state, `meta` (JSON), loss histories."""
     arrays = {f"model/{name}": value for name, value in run.model.state_dict().items()}
     arrays.update(optimizer_arrays(run.optimizer))
     meta = {"preset": asdict(run.preset), "vocab": run.vocab, "text": run.text_path, "step": run.step,
@@ -192,7 +190,7 @@ def evaluate(model, loss_fn, windows: list[np.ndarray]) -> float:
 def train(run: TrainingRun, text: str, out: Path, stop_at: int | None = None, show_progress: bool = True) -> None:
     """Train `run` from its current step to `preset.steps` (or `stop_at`), then save and plot into `out`.
 
-    Ctrl-C stops cleanly: the checkpoint is saved at the last finished step, ready for --resume.
+    The checkpoint is also saved at every validation; Ctrl-C stops cleanly, saving the last finished step.
     """
     reference, preset = _reference(), run.preset
     tokens = np.array(make_tokenizer(run.vocab).encode(text), dtype=np.int64)
@@ -218,9 +216,10 @@ def train(run: TrainingRun, text: str, out: Path, stop_at: int | None = None, sh
             run.step = step + 1
             if run.step % preset.eval_every == 0 or run.step == preset.steps:
                 run.val_losses.append((run.step, evaluate(run.model, loss_fn, val_windows)))
-                elapsed = time.perf_counter() - started
+                run.seconds = time.perf_counter() - started
+                save_checkpoint(run, out / "checkpoint.npz")  # a crash loses at most eval_every steps
                 bar.write(f"step {run.step}: train loss {run.train_losses[-1]:.4f}, "
-                          f"validation loss {run.val_losses[-1][1]:.4f} ({elapsed:.0f} s)")
+                          f"validation loss {run.val_losses[-1][1]:.4f} ({run.seconds:.0f} s)")
             steps_per_second = bar.format_dict["rate"] or 0.0
             bar.set_postfix(loss=f"{run.train_losses[-1]:.3f}",
                             val=f"{run.val_losses[-1][1]:.3f}" if run.val_losses else "-",
@@ -262,19 +261,27 @@ def plot_losses(run: TrainingRun, path: Path) -> None:
 # ---------------------------------------------------------------- commands
 
 
+def read_text(path: str | None) -> str:
+    """The training text: a UTF-8 file, or the embedded Python docs when `path` is None."""
+    if path is not None and not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such text file (expected a UTF-8 text file; omit --text for the "
+                                "embedded Python documentation)")
+    return load_text(path)
+
+
 def run_train(args: argparse.Namespace) -> None:
     if args.resume:
         run = load_checkpoint(args.resume)
         if args.steps is not None:
             run.preset = replace(run.preset, steps=args.steps)
         text_path = args.text if args.text is not None else run.text_path
-        text = load_text(text_path)
+        text = read_text(text_path)
         out = Path(args.out) if args.out else Path(args.resume).parent
         print(f"resuming {args.resume} at step {run.step} of {run.preset.steps}")
     else:
         preset = PRESETS[args.preset] if args.steps is None else replace(PRESETS[args.preset], steps=args.steps)
         text_path = args.text
-        text = load_text(text_path)
+        text = read_text(text_path)
         run = new_run(preset, sorted(set(text)), text_path)
         out = Path(args.out or f"runs/{args.preset}")
     print(f"{run.preset}\n{run.model.num_parameters():,} parameters, {len(run.vocab)} characters, "
@@ -289,6 +296,10 @@ def run_sample(args: argparse.Namespace) -> None:
     if args.temperature < 0:
         raise ValueError(f"--temperature must be >= 0 (0 is greedy), got {args.temperature}")
     run = load_checkpoint(args.checkpoint)
+    unknown = sorted(set(args.prompt) - set(run.vocab))
+    if unknown:
+        raise ValueError(f"--prompt has characters the model never saw: {unknown}; "
+                         f"its vocabulary is {''.join(run.vocab)!r}")
     reference = _reference()
     sampler = reference.generate_cached if args.cached else reference.generate
     text = sampler(run.model, make_tokenizer(run.vocab), args.prompt, args.tokens,
@@ -322,7 +333,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train_parser = subparsers.add_parser("train", help="train the reference TinyGPT on a text file")
     train_parser.add_argument("--text", help="UTF-8 text file (default: the embedded Python docs)")
     train_parser.add_argument("--preset", choices=sorted(PRESETS), default="quick",
-                              help="training recipe (default: quick, about a minute)")
+                              help="training recipe (default: quick, about a minute; a resumed run keeps its own)")
     train_parser.add_argument("--out", help="folder for checkpoint.npz and loss.png (default: runs/PRESET)")
     train_parser.add_argument("--steps", type=_positive_int, help="total steps, overriding the preset's")
     train_parser.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")

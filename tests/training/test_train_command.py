@@ -46,7 +46,8 @@ def test_checkpoint_round_trip_gives_the_same_model_and_optimizer(tmp_path):
     ids = np.arange(12).reshape(2, 6) % len(run.vocab)
     np.testing.assert_array_equal(loaded.model(ids).data, run.model(ids).data)
     saved, restored = training.optimizer_arrays(run.optimizer), training.optimizer_arrays(loaded.optimizer)
-    assert saved.keys() == restored.keys() and len(saved) == 1 + 2 * len(list(run.model.parameters()))
+    assert saved.keys() == restored.keys()
+    assert {name.split("/")[1] for name in saved} == {str(i) for i in range(len(run.model.parameters()))}
     for key, value in saved.items():
         np.testing.assert_array_equal(restored[key], value, err_msg=key)
     assert loaded.train_losses == run.train_losses and loaded.val_losses == run.val_losses
