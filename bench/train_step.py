@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from course.train import PRESETS, Preset, _reference, new_run
+from tinytorch import functional as F
 
 VOCAB_SIZE = 65  # tinyshakespeare's characters
 
@@ -74,9 +75,15 @@ def profile(step: Callable[[], object], steps: int, top: int) -> None:
         print(f"  {own / stats.total_tt:>9.1%}  {calls // steps:>10}  {os.path.basename(file)}:{line} {name}")
 
 
-def tinytorch_step(preset: Preset, batch: np.ndarray) -> tuple[Callable[[], float], object]:
+def tinytorch_step(preset: Preset, batch: np.ndarray, fused_layer_norm: bool = False):
+    """The reference's train_step on `batch`, and its model. `fused_layer_norm`: the reference's LayerNorm
+    (written from mean, var, sqrt) replaced by F.layer_norm, to show what that change would gain."""
     reference = _reference()
     run = new_run(preset, [chr(32 + i) for i in range(VOCAB_SIZE)], None)
+    if fused_layer_norm:
+        for module in run.model.modules():
+            if isinstance(module, reference.LayerNorm):
+                module.forward = lambda x, ln=module: F.layer_norm(x, ln.gamma, ln.beta, ln.eps)
     trainer = reference.LanguageModelTrainer(run.model, run.optimizer, reference.LanguageModelLoss(),
                                              clip_norm=preset.clip_norm)
     run.optimizer.lr = preset.lr
@@ -122,8 +129,8 @@ def main() -> None:
 
     step, model = tinytorch_step(preset, batch)
     weights = {name: value.copy() for name, value in model.state_dict().items()}  # PyTorch starts from these
-    steps = {"tinytorch": step}
-    first_losses = {"tinytorch": step()}
+    steps = {"tinytorch": step, "tinytorch, fused LayerNorm": tinytorch_step(preset, batch, fused_layer_norm=True)[0]}
+    first_losses = {name: function() for name, function in steps.items()}
     try:
         steps["pytorch"] = torch_step(preset, batch, weights, threads)
         first_losses["pytorch"] = steps["pytorch"]()
@@ -132,7 +139,7 @@ def main() -> None:
     medians = median_seconds(steps, args.steps, args.warmup)
     print(f"medians of {args.steps} steps (same weights and batch; the frameworks take turns):")
     for name, (wall, cpu) in medians.items():
-        print(f"{name:>11}: {wall * 1e3:6.1f} ms per step, {tokens / wall:7,.0f} tokens/s, CPU {cpu * 1e3:6.1f} ms; "
+        print(f"{name:>27}: {wall * 1e3:6.1f} ms per step, {tokens / wall:7,.0f} tokens/s, CPU {cpu * 1e3:6.1f} ms; "
               f"first loss {first_losses[name]:.4f}")
     if "pytorch" in medians:
         (wall, cpu), (torch_wall, torch_cpu) = medians["tinytorch"], medians["pytorch"]
