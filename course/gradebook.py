@@ -69,12 +69,15 @@ def record_in_gradebook(course_dir: Path, assignment: str, students: list[str], 
     """Autograde (without executing), generate feedback and export CSV for `students`; verify the scores."""
     api = NbGraderAPI(config=nbgrader_config(course_dir, reports_dir))
     db_url = api.coursedir.db_url
+    missing = GradingError(f"nbgrader's gradebook ({db_url}) has no assignment {assignment!r}; "
+                           f"build the release first (nbgrader generate_assignment {assignment})")
+    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).is_file():
+        raise missing  # opening it would create an empty gradebook
     with Gradebook(db_url) as gradebook:
         try:
             gradebook.find_assignment(assignment)
         except MissingEntry:
-            raise GradingError(f"nbgrader's gradebook ({db_url}) has no assignment {assignment!r}; "
-                               f"build the release first (nbgrader generate_assignment {assignment})") from None
+            raise missing from None
     for student in students:
         for step in (api.autograde, api.generate_feedback):
             result = step(assignment, student, force=True)
