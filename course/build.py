@@ -60,11 +60,11 @@ def generate_release(course_dir: Path = REPO, assignment: str = ASSIGNMENT, db_u
     return release
 
 
-def export_reference(course_dir: Path = REPO, assignment: str = ASSIGNMENT) -> Path:
-    """Write `solutions/<assignment>.py` from the source notebook; returns its path."""
+def export_reference(course_dir: Path = REPO, assignment: str = ASSIGNMENT, out_dir: Path | None = None) -> Path:
+    """Write `<out_dir>/<assignment>.py` (default: the course's `solutions/`) from the source notebook."""
     from course.solutions import export_solutions
 
-    target = course_dir / "solutions" / f"{assignment}.py"
+    target = (out_dir or course_dir / "solutions") / f"{assignment}.py"
     target.parent.mkdir(parents=True, exist_ok=True)
     export_solutions(require_assignment(course_dir, assignment) / NOTEBOOK, target)
     return target
@@ -90,17 +90,22 @@ def _differences(fresh: Path, committed: Path, label: str) -> list[str]:
 
 
 def out_of_sync(course_dir: Path = REPO, assignment: str = ASSIGNMENT) -> list[str]:
-    """Rebuild release and solutions from `source/` in a temporary course and list what differs ([] = in sync)."""
+    """Rebuild release and solutions from `source/` in a temporary folder and list what differs ([] = in sync)."""
     source = require_assignment(course_dir, assignment)
     with tempfile.TemporaryDirectory(prefix="course-build-") as tmp:
         scratch = Path(tmp)
         shutil.copytree(source, scratch / "source" / assignment)
         generate_release(scratch, assignment, db_url=f"sqlite:///{scratch / 'gradebook.db'}")
-        export_reference(scratch, assignment)
         release = f"release/{assignment}"
         problems = _differences(scratch / release, course_dir / release, release)
-        solutions = f"solutions/{assignment}.py"
-        committed = course_dir / solutions
-        if not committed.is_file() or not filecmp.cmp(scratch / solutions, committed, shallow=False):
-            problems.append(f"{solutions} differs from a fresh build")
-    return problems
+    return problems + solutions_out_of_sync(course_dir, assignment)
+
+
+def solutions_out_of_sync(course_dir: Path = REPO, assignment: str = ASSIGNMENT) -> list[str]:
+    """`["solutions/<assignment>.py differs from a fresh build"]`, or [] when it is what the export writes."""
+    with tempfile.TemporaryDirectory(prefix="course-solutions-") as tmp:
+        fresh = export_reference(course_dir, assignment, out_dir=Path(tmp))
+        committed = course_dir / "solutions" / fresh.name
+        if committed.is_file() and filecmp.cmp(fresh, committed, shallow=False):
+            return []
+    return [f"solutions/{fresh.name} differs from a fresh build"]

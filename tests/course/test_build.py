@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course.build import out_of_sync
+from course.build import out_of_sync, solutions_out_of_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,3 +34,7 @@ def test_out_of_sync_names_each_stale_file(tmp_path):
         solutions.write("# edited by hand\n")
     assert out_of_sync(tmp_path) == ["release/tinygpt/tinygpt.ipynb differs from a fresh build",
                                      "solutions/tinygpt.py differs from a fresh build"]
+
+
+def test_committed_solutions_are_what_the_export_writes():
+    assert solutions_out_of_sync(ROOT) == []
