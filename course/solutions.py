@@ -73,10 +73,8 @@ def export_solutions(source: Path, target: Path) -> None:
         (imports if isinstance(node, ast.Import | ast.ImportFrom) else definitions).append(statement)
     used = _used_names(definitions)
     import_nodes = [ast.parse(statement).body[0] for statement in imports]
-    try:
-        shown = source.resolve().relative_to(REPO)
-    except ValueError:
-        shown = source.name
+    parts = source.resolve().parts  # name it as source/<assignment>/<notebook>, wherever the course folder is
+    shown = "/".join(parts[-3:]) if len(parts) >= 3 and parts[-3] == "source" else source.name
     body = "\n\n\n".join([_imports_block(import_nodes, used), *definitions])
     target.write_text(HEADER.format(source=shown) + "\n" + body + "\n", encoding="utf-8")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,14 @@ def test_committed_solutions_match_the_source_notebook(tmp_path: Path) -> None:
     export_solutions(SOURCE, fresh)
     assert fresh.read_text(encoding="utf-8") == TARGET.read_text(encoding="utf-8"), \
         "solutions/tinygpt.py is out of date: run `python -m course.solutions` and commit it"
+
+
+def test_export_does_not_depend_on_where_the_course_folder_is(tmp_path: Path) -> None:
+    copy = tmp_path / "course" / "source" / "tinygpt" / "tinygpt.ipynb"
+    copy.parent.mkdir(parents=True)
+    shutil.copy(SOURCE, copy)
+    export_solutions(copy, tmp_path / "tinygpt.py")
+    assert (tmp_path / "tinygpt.py").read_bytes() == TARGET.read_bytes()
 
 
 def test_exported_module_defines_the_whole_contract() -> None:
