@@ -104,7 +104,7 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor,
                                  mask: np.ndarray | Tensor | None = None) -> tuple[Tensor, Tensor]:
     """softmax(q k^T / sqrt(Dk)) v. q (..., T, Dk), k (..., S, Dk), v (..., S, Dv), mask (..., T, S) True = may attend.
 
-    Returns out (..., T, Dv) and the attention weights (..., T, S).
+    Returns out (..., T, Dv) and the attention weights (..., T, S). Every query must be allowed at least one key.
     """
     ### BEGIN SOLUTION
     scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (..., T, S)
