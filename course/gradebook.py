@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.converters import Autograde
 from nbgrader.plugins import CsvExportPlugin
+from sqlalchemy.exc import SAWarning
 from traitlets.config import Config, PyFileConfigLoader
 
 from course.harness import GradingError, SubmissionReport
@@ -80,7 +82,9 @@ def record_in_gradebook(course_dir: Path, assignment: str, students: list[str], 
             raise missing from None
     for student in students:
         for step in (api.autograde, api.generate_feedback):
-            result = step(assignment, student, force=True)
+            with warnings.catch_warnings():  # nbgrader 0.9.6's autograde trips harmless SQLAlchemy autoflush warnings
+                warnings.simplefilter("ignore", SAWarning)
+                result = step(assignment, student, force=True)
             if not result["success"]:
                 last = (result.get("error") or result.get("log") or "no details").strip().splitlines()[-1]
                 raise GradingError(f"nbgrader {step.__name__} failed for {student}: {last}")
