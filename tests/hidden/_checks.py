@@ -51,8 +51,10 @@ def expect_close(actual: Any, expected: Any, what: str, atol: float = 1e-5, rtol
     if np.any(excess > 0):
         where = np.unravel_index(int(np.argmax(excess)), excess.shape)
         position = tuple(int(i) for i in where)
-        fail(f"{what}: expected {_show(expected)}, got {_show(actual)}; "
-             f"max abs difference {np.max(np.abs(actual - expected)):.3g}, worst at position {position}: "
+        shown = (f"expected {_show(expected)}, got {_show(actual)}" if expected.size <= SMALL
+                 else f"values of shape {expected.shape} differ")
+        fail(f"{what}: {shown}; max abs difference {np.max(np.abs(actual - expected)):.3g}, "
+             f"worst at position {position}: "
              f"expected {expected[where]:.6g}, got {actual[where]:.6g} (tolerance {atol:g} + {rtol:g} x |expected|)")
 
 
