@@ -261,7 +261,8 @@ def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = F
     Students with a report are not regraded unless `force` (then the old report is kept under
     `reports/<assignment>/previous/`). `suites`: the folder of hidden suites (tests pass their own).
     With `nbgrader`, the scores of the newly graded are recorded in
-    nbgrader's gradebook, with feedback and `reports/<assignment>/nbgrader_grades.csv`.
+    nbgrader's gradebook, with feedback and `reports/<assignment>/nbgrader_grades.csv` (an unreadable
+    notebook gets its zero in the reports only: nbgrader cannot open it either).
     """
     course_dir = Path(course_dir).resolve()
     folders = _submissions(course_dir, assignment)
@@ -285,10 +286,14 @@ def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = F
             graded[report.student] = report
     reports = [kept.get(student) or graded[student] for student in folders]
     write_grade_tables(reports, reports_dir)
-    if nbgrader and graded:
+    unreadable = sorted(student for student, report in graded.items() if report.reason)
+    for student in unreadable:
+        print(f"{student}: zero, not recorded in nbgrader's gradebook: {graded[student].reason}", file=sys.stderr)
+    readable = sorted(set(graded) - set(unreadable))
+    if nbgrader and readable:
         from course.gradebook import record_in_gradebook
 
-        record_in_gradebook(course_dir, assignment, sorted(graded), reports_dir)
+        record_in_gradebook(course_dir, assignment, readable, reports_dir)
     return reports
 
 

@@ -60,9 +60,11 @@ def test_harness_scores_land_in_gradebook_feedback_and_export(course):
     submit(course, "alice", GOOD_CODE)
     attends_nowhere = GOOD_CODE.replace("np.tril(np.ones((n, n), dtype=bool))", "np.zeros((n, n), bool)")
     submit(course, "bob", attends_nowhere)  # 0 of 6 for the mask
+    (course / "submitted" / "carl" / "tinygpt").mkdir(parents=True, exist_ok=True)
+    (course / "submitted" / "carl" / "tinygpt" / "tinygpt.ipynb").write_text("{ broken")
     reports = grade_course(course, progress=False, suites=SUITES, force=True)
     assert [(r.student, r.points("causal_mask"), r.points("tokenizer")) for r in reports] == [
-        ("alice", 6, 8), ("bob", 0, 8)]
+        ("alice", 6, 8), ("bob", 0, 8), ("carl", 0, 0)]  # carl: zero in the reports, nothing in nbgrader
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     assert gradebook_scores(db_url, "tinygpt", "alice") == {"causal_mask": 6.0, "tokenizer": 8.0}
     assert gradebook_scores(db_url, "tinygpt", "bob") == {"causal_mask": 0.0, "tokenizer": 8.0}  # 0 stays 0
