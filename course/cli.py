@@ -12,7 +12,7 @@ import importlib.util
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -59,10 +59,16 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade_one(notebook: Path, hide: Path):
+    """Grade `<folder>/<student>/<assignment>/<notebook>` as that student, with `hide` out of the sandbox's view."""
+    return grade_notebook(notebook, notebook.parents[1].name, hide=(hide,))
+
+
 def _grade_all(paths: list[Path], hide: Path, jobs: int) -> list:
-    """Grade each notebook `<folder>/<student>/<assignment>/<notebook>`, `jobs` at a time, in order."""
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # grading runs in processes of its own
-        graded = pool.map(lambda path: grade_notebook(path, path.parents[1].name, hide=(hide,)), paths)
+    """Grade each notebook, `jobs` at a time, in order of `paths`."""
+    # Processes, not threads: CPython 3.11's ast.parse (the notebook loader) is not thread-safe.
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        graded = pool.map(_grade_one, paths, [hide] * len(paths))
         return list(tqdm(graded, total=len(paths), desc="grading"))
 
 
