@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 import tinytorch as tt
-from course.train import PRESETS, _reference
+from course.train import PRESETS, reference_solution
 
 VOCAB = [chr(c) for c in range(32, 97)]  # 65 characters, as tinyshakespeare
 
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--per-token", type=int, default=16, help="tokens averaged for the time per token")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    reference, preset = _reference(), PRESETS["baby-shakespeare"]
+    reference, preset = reference_solution(), PRESETS["baby-shakespeare"]
     tt.manual_seed(0)
     model = reference.TinyGPT(len(VOCAB), preset.d_model, preset.num_heads, preset.num_layers, args.max_len)
     tokenizer = reference.CharTokenizer().fit("".join(VOCAB))

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from course.train import PRESETS, Preset, _reference, new_run
+from course.train import PRESETS, Preset, new_run, reference_solution
 from tinytorch import functional as F
 
 VOCAB_SIZE = 65  # tinyshakespeare's characters
@@ -78,7 +78,7 @@ def profile(step: Callable[[], object], steps: int, top: int) -> None:
 def tinytorch_step(preset: Preset, batch: np.ndarray, fused_layer_norm: bool = False):
     """The reference's train_step on `batch`, and its model. `fused_layer_norm`: the reference's LayerNorm
     (written from mean, var, sqrt) replaced by F.layer_norm, to show what that change would gain."""
-    reference = _reference()
+    reference = reference_solution()
     run = new_run(preset, [chr(32 + i) for i in range(VOCAB_SIZE)], None)
     if fused_layer_norm:
         for module in run.model.modules():

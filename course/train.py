@@ -88,7 +88,7 @@ class TrainingRun:
     seconds: float = 0.0  # training wall time so far, evaluation included
 
 
-def _reference():
+def reference_solution():
     """The reference solution module (imported late: `solutions/` is generated from the notebook)."""
     from solutions import tinygpt
 
@@ -96,7 +96,7 @@ def _reference():
 
 
 def make_tokenizer(vocab: Sequence[str]):
-    tokenizer = _reference().CharTokenizer().fit("".join(vocab))
+    tokenizer = reference_solution().CharTokenizer().fit("".join(vocab))
     if tokenizer.itos != list(vocab):
         raise ValueError(f"vocabulary {vocab!r} is not a sorted list of distinct characters")
     return tokenizer
@@ -110,7 +110,7 @@ def decay_groups(model) -> tuple[list, list]:
 
 def new_run(preset: Preset, vocab: list[str], text_path: str | None) -> TrainingRun:
     tt.manual_seed(preset.seed)
-    model = _reference().TinyGPT(len(vocab), preset.d_model, preset.num_heads, preset.num_layers,
+    model = reference_solution().TinyGPT(len(vocab), preset.d_model, preset.num_heads, preset.num_layers,
                                  max_len=preset.block_size, dropout=preset.dropout)
     decay, no_decay = decay_groups(model)
     optimizer = optim.AdamW([{"params": decay, "weight_decay": preset.weight_decay},
@@ -192,7 +192,7 @@ def train(run: TrainingRun, text: str, out: Path, stop_at: int | None = None, sh
 
     The checkpoint is also saved at every validation; Ctrl-C stops cleanly, saving the last finished step.
     """
-    reference, preset = _reference(), run.preset
+    reference, preset = reference_solution(), run.preset
     tokens = np.array(make_tokenizer(run.vocab).encode(text), dtype=np.int64)
     train_tokens, val_tokens = train_val_split(tokens, VAL_FRACTION)
     if min(len(train_tokens), len(val_tokens)) < preset.block_size:
@@ -287,8 +287,8 @@ def run_train(args: argparse.Namespace) -> None:
     print(f"{run.preset}\n{run.model.num_parameters():,} parameters, {len(run.vocab)} characters, "
           f"text {text_path or '(embedded Python docs)'}: {len(text):,} characters")
     train(run, text, out, stop_at=args.stop_at, show_progress=not args.quiet)
-    final = f"validation loss {run.val_losses[-1][1]:.4f} at step {run.val_losses[-1][0]}" if run.val_losses else ""
-    print(f"step {run.step}: {final}; {run.seconds:.0f} s in total\n"
+    final = f", validation loss {run.val_losses[-1][1]:.4f} at step {run.val_losses[-1][0]}" if run.val_losses else ""
+    print(f"step {run.step}{final}; {run.seconds:.0f} s in total\n"
           f"checkpoint {out / 'checkpoint.npz'}\nloss curve {out / 'loss.png'}")
 
 
@@ -300,7 +300,7 @@ def run_sample(args: argparse.Namespace) -> None:
     if unknown:
         raise ValueError(f"--prompt has characters the model never saw: {unknown}; "
                          f"its vocabulary is {''.join(run.vocab)!r}")
-    reference = _reference()
+    reference = reference_solution()
     sampler = reference.generate_cached if args.cached else reference.generate
     text = sampler(run.model, make_tokenizer(run.vocab), args.prompt, args.tokens,
                    temperature=args.temperature, top_k=args.top_k, seed=args.seed)

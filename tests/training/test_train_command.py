@@ -65,6 +65,17 @@ def test_resumed_run_continues_exactly_where_the_interrupted_one_stopped(tmp_pat
         np.testing.assert_array_equal(resumed.model.state_dict()[name], value, err_msg=name)
 
 
+def test_train_command_resumes_from_a_checkpoint_where_it_stopped(text_file, tmp_path):
+    out = str(tmp_path / "run")
+    common = ["--text", str(text_file), "--out", out, "--quiet"]
+    assert training.main(["train", "--preset", "smoke", "--stop-at", "4", *common]) == 0
+    assert training.load_checkpoint(tmp_path / "run" / "checkpoint.npz").step == 4
+    assert training.main(["train", "--resume", f"{out}/checkpoint.npz", *common]) == 0
+    run = training.load_checkpoint(tmp_path / "run" / "checkpoint.npz")
+    assert run.step == SMOKE.steps == len(run.train_losses)
+    assert [step for step, _ in run.val_losses] == [3, 6]
+
+
 def test_weight_decay_applies_to_matrices_only():
     run = training.new_run(SMOKE, list("abc"), None)
     decay, no_decay = training.decay_groups(run.model)
