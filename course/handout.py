@@ -87,6 +87,7 @@ def build_handout(course_dir: Path = REPO, assignment: str = ASSIGNMENT, dist: P
     dist = dist or course_dir / "dist"
     handout = dist / "handout"
     shutil.rmtree(handout, ignore_errors=True)
+    (dist / "handout.zip").unlink(missing_ok=True)
     shutil.copytree(release, handout / assignment, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     leak = _instructor_marker(handout)
     if leak:

@@ -14,6 +14,7 @@ import numpy
 import pytest
 import tqdm
 
+from course.build import CourseError
 from course.handout import build_handout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,3 +132,12 @@ def test_wheel_installs_into_a_fresh_environment(members, tmp_path):
     location, gradient = result.stdout.splitlines()
     assert Path(location).is_relative_to(site_packages)
     assert gradient == "[2.0, 4.0, 6.0]"
+
+
+def test_a_release_holding_solutions_is_never_handed_out(tmp_path):
+    (tmp_path / "release" / "tinygpt").mkdir(parents=True)
+    (tmp_path / "release" / "tinygpt" / "tinygpt.ipynb").write_bytes(SOURCE.read_bytes())
+    with pytest.raises(CourseError, match="contains instructor material .*BEGIN SOLUTION"):
+        build_handout(tmp_path)
+    assert not (tmp_path / "dist" / "handout").exists()
+    assert not (tmp_path / "dist" / "handout.zip").exists()
