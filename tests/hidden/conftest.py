@@ -4,6 +4,9 @@ Each `test_<component id>.py` module defines `REQUEST` (plain data: seeds, array
 `student` runs `course/probes/<component id>.py` on the submission in the sandbox, once per module,
 and hands back what the student's code computed; `reference` runs the same probe cases on the
 reference solution, in this process. Every comparison happens here, never next to student code.
+
+Run `pytest tests/hidden` (grades the source notebook, which must pass everything) or
+`pytest tests/hidden --submission PATH`; `course.harness.grade_notebook` turns the outcomes into points.
 """
 
 from __future__ import annotations

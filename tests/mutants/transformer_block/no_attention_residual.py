@@ -1,9 +1,12 @@
-"""TransformerBlock drops the residual connection around attention: x = attn(ln1(x))."""
+"""TransformerBlock drops the residual connection around attention: x = attn(ln1(x)).
+
+Without that path the stacked model trains far more slowly, so the end-to-end check fails too.
+"""
 
 import tinytorch.functional as F
 from tinytorch import nn
 
-BREAKS = ("transformer_block",)
+BREAKS = ("transformer_block", "end_to_end")
 
 
 class TransformerBlock(nn.Module):
