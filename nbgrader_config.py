@@ -14,7 +14,6 @@ HERE = Path(__file__).resolve().parent
 c.CourseDirectory.course_id = "tinygpt"
 c.CourseDirectory.root = str(HERE)
 c.CourseDirectory.db_url = os.environ.get("NBGRADER_DB_URL", f"sqlite:///{HERE / 'gradebook.db'}")
-c.CourseDirectory.db_assignments = [dict(name="tinygpt")]
 
 # The student stub nbgrader puts where a solution was.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

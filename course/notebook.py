@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import ast
 import json
+import threading
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# CPython 3.11's ast.parse is not thread-safe (gh-106905); the harness grades in threads.
+_PARSE_LOCK = threading.Lock()
 
 KEPT_STATEMENTS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
@@ -75,7 +79,8 @@ def extract_definitions(path: str | Path) -> Definitions:
             continue
         text = _cell_source(cell)
         try:
-            tree = ast.parse(text)
+            with _PARSE_LOCK:
+                tree = ast.parse(text)
         except SyntaxError as error:
             found.problems.append(f"code cell {number}: syntax error on line {error.lineno}: {error.msg}")
             continue
