@@ -8,7 +8,6 @@ assignment, a broken notebook) ends with one line on stderr and exit code 2, nev
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from course.harness import GradingError, format_table, grade_course, grade_noteb
 from course.mutants import MutantError, mutant_submission, mutants
 from course.notebook import NotebookError
 from course.submissions import fill_release, write_submission
+from course.train import register as register_training
 
 USER_ERRORS = (CourseError, GradingError, MutantError, NotebookError)
 
@@ -120,13 +120,17 @@ def _require_submissions(course_dir: Path, assignment: str) -> Path:
     return submitted
 
 
-def run_grade(args: argparse.Namespace) -> int:
-    _require_submissions(args.course_dir, args.assignment)
-    reports = grade_course(args.course_dir, args.assignment, force=args.force, jobs=args.jobs)
+def _grade_and_show(args: argparse.Namespace, force: bool, students: list[str] | None = None) -> None:
+    reports = grade_course(args.course_dir, args.assignment, force=force, jobs=args.jobs, students=students)
     print(format_table(reports))
     written = args.course_dir / "reports" / args.assignment
     print(f"feedback per student: {written}/<student>.md and {args.course_dir / 'feedback'}/ (nbgrader's HTML)")
     print(f"grades: {written / 'grades.csv'}, {written / 'grades.json'}, {written / 'nbgrader_grades.csv'}")
+
+
+def run_grade(args: argparse.Namespace) -> int:
+    _require_submissions(args.course_dir, args.assignment)
+    _grade_and_show(args, force=args.force)
     return 0
 
 
@@ -139,9 +143,10 @@ def run_demo(args: argparse.Namespace) -> int:
         "demo-partial": fill_release(release, source, grade_ids=solution_ids_before(source, DEMO_PARTIAL_LAST)),
     }
     submitted = args.course_dir / "submitted"
-    paths = [write_submission(notebook, submitted, student, args.assignment) for student, notebook in samples.items()]
+    for student, notebook in samples.items():
+        write_submission(notebook, submitted, student, args.assignment)
     print(f"grading {', '.join(samples)} (other students in {submitted} are left alone)...")
-    print(format_table(_grade_all(paths, args.course_dir, args.jobs)))
+    _grade_and_show(args, force=True, students=list(samples))
     return 0
 
 
@@ -170,10 +175,7 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true", help="regrade students who were graded before")
     command("demo", run_demo, "build, grade three sample submissions, show scores", jobs=True)
     command("handout", run_handout, "build dist/handout.zip: what students receive")
-    if importlib.util.find_spec("course.train") is not None:
-        from course.train import register
-
-        register(commands)
+    register_training(commands)
     return top
 
 

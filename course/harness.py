@@ -255,8 +255,12 @@ def _submissions(course_dir: Path, assignment: str) -> dict[str, Path]:
 
 
 def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = False, jobs: int = 2,
-                 progress: bool = True, nbgrader: bool = True, suites: Path = HIDDEN_SUITES) -> list[SubmissionReport]:
+                 progress: bool = True, nbgrader: bool = True, suites: Path = HIDDEN_SUITES,
+                 students: list[str] | None = None) -> list[SubmissionReport]:
     """Grade every `submitted/<student>/<assignment>/` notebook, `jobs` at a time; one report per student.
+
+    `students` limits the grading to those students (the demo grades only its own samples); the grade
+    tables still list everyone graded so far.
 
     Students with a report are not regraded unless `force` (then the old report is kept under
     `reports/<assignment>/previous/`). `suites`: the folder of hidden suites (tests pass their own).
@@ -266,17 +270,19 @@ def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = F
     """
     course_dir = Path(course_dir).resolve()
     folders = _submissions(course_dir, assignment)
+    chosen = set(folders if students is None else students)
     reports_dir = course_dir / "reports" / assignment
     reports_dir.mkdir(parents=True, exist_ok=True)
     kept: dict[str, SubmissionReport] = {}
     for student, folder in folders.items():
         existing = reports_dir / f"{student}.json"
-        if existing.exists() and not force:
+        if existing.exists() and (not force or student not in chosen):
             kept[student] = SubmissionReport.from_json(existing.read_text())
-            changed = any(_sha256(n) != kept[student].sha256 for n in folder.glob(NOTEBOOK))
-            note = " (the submission changed since then!)" if changed else ""
-            print(f"{student}: already graded{note}; kept the report; use force to regrade", file=sys.stderr)
-    todo = [student for student in folders if student not in kept]
+            if student in chosen:
+                changed = any(_sha256(n) != kept[student].sha256 for n in folder.glob(NOTEBOOK))
+                note = " (the submission changed since then!)" if changed else ""
+                print(f"{student}: already graded{note}; kept the report; use force to regrade", file=sys.stderr)
+    todo = [student for student in folders if student not in kept and student in chosen]
     graded: dict[str, SubmissionReport] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # each grading runs in its own processes
         futures = {pool.submit(_grade_submission, folders[s], s, (course_dir,), suites): s for s in todo}
@@ -284,7 +290,7 @@ def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = F
             report = future.result()
             _save(report, reports_dir)
             graded[report.student] = report
-    reports = [kept.get(student) or graded[student] for student in folders]
+    reports = [kept.get(student) or graded[student] for student in folders if student in kept or student in graded]
     write_grade_tables(reports, reports_dir)
     unreadable = sorted(student for student, report in graded.items() if report.reason)
     for student in unreadable:
