@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 import pytest
-from finite_differences import check_gradients
 
 import tinytorch as tt
+from tests.finite_differences import check_gradients
 from tinytorch import Tensor
 from tinytorch import functional as F
 

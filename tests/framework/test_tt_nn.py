@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from finite_differences import check_gradients
 
 import tinytorch as tt
+from tests.finite_differences import check_gradients
 from tinytorch import Tensor, nn
 
 

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from finite_differences import check_gradients
 from hypothesis import given, settings
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import tinytorch as tt
+from tests.finite_differences import check_gradients
 from tinytorch import Tensor
 from tinytorch.ops import unbroadcast
 

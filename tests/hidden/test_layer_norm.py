@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tests.finite_differences import numerical_gradient
 from tests.hidden._checks import expect_close, expect_equal
 
 rng = np.random.default_rng(41)
@@ -13,20 +14,6 @@ def numpy_layer_norm(x, gamma, beta, eps=1e-5):
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
     return gamma * (x - mean) / np.sqrt(var + eps) + beta
-
-
-def finite_differences(f, value, step=1e-6):
-    """Central differences of the scalar f at every entry of `value` (float64)."""
-    grad = np.zeros_like(value)
-    for index in np.ndindex(value.shape):
-        saved = value[index]
-        value[index] = saved + step
-        up = f()
-        value[index] = saved - step
-        down = f()
-        value[index] = saved
-        grad[index] = (up - down) / (2 * step)
-    return grad
 
 
 def _case(shape, eps=None, weights=False, offset=0.0, spread=1.0):
@@ -102,8 +89,8 @@ def test_gradients_match_finite_differences(student, name):
 
     result = student[name]
     what = f"({name.replace('_', ' ')})"
-    expect_close(result["x_grad"], finite_differences(objective, x), f"gradient of x {what}", atol=1e-4)
-    expect_close(result["grads"]["gamma"], finite_differences(objective, gamma), f"gradient of gamma {what}",
+    expect_close(result["x_grad"], numerical_gradient(objective, x), f"gradient of x {what}", atol=1e-4)
+    expect_close(result["grads"]["gamma"], numerical_gradient(objective, gamma), f"gradient of gamma {what}",
                  atol=1e-4)
-    expect_close(result["grads"]["beta"], finite_differences(objective, beta), f"gradient of beta {what}",
+    expect_close(result["grads"]["beta"], numerical_gradient(objective, beta), f"gradient of beta {what}",
                  atol=1e-4)

@@ -1,4 +1,5 @@
-"""The one gradient checker of the framework tests: autograd against central finite differences in float64.
+"""The one finite-difference helper of the test suite: autograd (or a student's returned gradient) against
+central differences in float64.
 
 The output is reduced to a scalar with fixed random weights, so every output element's gradient is checked.
 """
