@@ -82,8 +82,13 @@ class SGD(Optimizer):
         p.data -= self.lr * velocity
 
 
-class Adam(Optimizer):
-    """Adam (Kingma & Ba) with bias-corrected moment estimates: AdamW with weight_decay 0."""
+class AdamW(Optimizer):
+    """Adam (Kingma & Ba) with bias-corrected moments and decoupled weight decay (Loshchilov & Hutter):
+    p *= 1 - lr * weight_decay before each Adam step.
+
+    The decay applies to every parameter given; pass groups to exclude some, e.g.
+    AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=3e-4).
+    """
 
     def __init__(
         self,
@@ -91,8 +96,9 @@ class Adam(Optimizer):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        weight_decay: float = 0.01,
     ) -> None:
-        super().__init__(params, lr, {"weight_decay": 0.0})
+        super().__init__(params, lr, {"weight_decay": weight_decay})
         self.betas, self.eps = betas, eps
 
     def _update(self, p, state, group):
@@ -121,12 +127,8 @@ class Adam(Optimizer):
         p.data -= scratch
 
 
-class AdamW(Adam):
-    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before each Adam step.
-
-    The decay applies to every parameter given; pass groups to exclude some, e.g.
-    AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=3e-4).
-    """
+class Adam(AdamW):
+    """Adam: AdamW without weight decay."""
 
     def __init__(
         self,
@@ -134,10 +136,8 @@ class AdamW(Adam):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.01,
     ) -> None:
-        Optimizer.__init__(self, params, lr, {"weight_decay": weight_decay})
-        self.betas, self.eps = betas, eps
+        super().__init__(params, lr, betas, eps, weight_decay=0.0)
 
 
 def clip_grad_norm(params: Iterable[Tensor], max_norm: float) -> float:
