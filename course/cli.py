@@ -8,6 +8,7 @@ assignment, a broken notebook) ends with one line on stderr and exit code 2, nev
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -123,6 +124,9 @@ def _require_submissions(course_dir: Path, assignment: str) -> Path:
 def _grade_and_show(args: argparse.Namespace, force: bool, students: list[str] | None = None) -> None:
     reports = grade_course(args.course_dir, args.assignment, force=force, jobs=args.jobs, students=students)
     print(format_table(reports))
+    # dict.fromkeys: in order, once each; the throwaway uid differs per run
+    protections = dict.fromkeys(re.sub(r"uid \d+", "uid", p) for report in reports for p in report.protections)
+    print("sandbox protections in these runs:\n" + "\n".join(f"  - {p}" for p in protections))
     written = args.course_dir / "reports" / args.assignment
     print(f"feedback per student: {written}/<student>.md and {args.course_dir / 'feedback'}/ (nbgrader's HTML)")
     print(f"grades: {written / 'grades.csv'}, {written / 'grades.json'}, {written / 'nbgrader_grades.csv'}")
