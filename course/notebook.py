@@ -4,7 +4,8 @@ One loader serves the grader (a student's submission inside the sandbox), the so
 (`solutions/` from `source/`) and the tests. Only top-level imports, functions, classes and
 UPPER_CASE constants are kept; every other statement (test calls, training, plots, prints) is
 dropped. Cells that nbgrader marks as tests are skipped whole, and a cell with a syntax error is
-reported and skipped so that the rest of the notebook still counts.
+reported and skipped so that the rest of the notebook still counts. The statements are executed
+only inside the grading sandbox (`course/sandbox_child.py`), one at a time.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import ast
 import json
 import threading
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,22 +88,3 @@ def extract_definitions(path: str | Path) -> Definitions:
             if isinstance(node, KEPT_STATEMENTS) or _is_constant(node):
                 found.statements.append(ast.get_source_segment(text, node, padded=False))
     return found
-
-
-def load_module(path: str | Path, name: str = "submission") -> tuple[types.ModuleType, list[str]]:
-    """Execute the notebook's definitions one statement at a time into a fresh module.
-
-    Returns the module and a list of problems (syntax errors, statements that raised), so that one
-    broken cell costs only what depends on it.
-    """
-    found = extract_definitions(path)
-    module = types.ModuleType(name)
-    module.__file__ = str(path)
-    problems = list(found.problems)
-    for statement in found.statements:
-        try:
-            exec(compile(statement, f"<{Path(path).name}>", "exec"), module.__dict__)
-        except Exception as error:  # student code: any exception is a finding, not a crash
-            first_line = statement.splitlines()[0]
-            problems.append(f"`{first_line}` raised {type(error).__name__}: {error}")
-    return module, problems
