@@ -31,7 +31,7 @@ c.Execute.allow_errors = True
 # stderr output as a failure, so stderr from grade cells is moved to stdout before scoring.
 c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.Execute",
-    "course.nbgrader_hooks.StderrToStdout",
+    "course.grading.nbgrader_hooks.StderrToStdout",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

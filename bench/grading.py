@@ -21,8 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from course.gradebook import nbgrader_config
-from course.harness import format_table, grade_course, grade_notebook
+from course.grading.batch import grade_course
+from course.grading.gradebook import nbgrader_config
+from course.grading.harness import grade_notebook
+from course.grading.report import format_table
 from course.submissions import fill_release, write_submission
 
 REPO = Path(__file__).resolve().parents[1]

@@ -40,7 +40,7 @@ def generate_release(course_dir: Path = REPO, assignment: str = ASSIGNMENT, db_u
     """Run `nbgrader generate_assignment <assignment> --force` on `course_dir`; returns `release/<assignment>`.
 
     `db_url` names the gradebook nbgrader records the assignment in (default: nbgrader_config.py's for this
-    repository, `gradebook.db` in any other course folder, as `course.gradebook` reads it).
+    repository, `gradebook.db` in any other course folder, as `course.grading.gradebook` reads it).
     """
     read_cells(require_assignment(course_dir, assignment) / NOTEBOOK)  # a clear error for a broken notebook
     command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",

@@ -20,8 +20,10 @@ from tqdm import tqdm
 
 from course.build import REPO, CourseError, build, out_of_sync, require_assignment
 from course.components import ASSIGNMENT, BY_ID, NOTEBOOK
+from course.grading.batch import grade_course
+from course.grading.harness import grade_notebook
+from course.grading.report import GradingError, format_table
 from course.handout import build_handout
-from course.harness import GradingError, format_table, grade_course, grade_notebook
 from course.mutants import MutantError, mutant_submission, mutants
 from course.notebook import NotebookError
 from course.submissions import fill_release, write_submission

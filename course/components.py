@@ -1,7 +1,7 @@
 """The graded components of the TinyGPT assignment: one table that every tool reads.
 
 A component's id names its hidden suite (`tests/hidden/test_<id>.py`), its probe
-(`course/probes/<id>.py`), its mutants (`tests/mutants/<id>/`) and its graded notebook cell
+(`course/grading/probes/<id>.py`), its mutants (`tests/mutants/<id>/`) and its graded notebook cell
 (nbgrader grade id `hidden_<id>`). Points add up to 100.
 """
 

@@ -21,7 +21,7 @@ from course.build import REPO, CourseError
 from course.components import ASSIGNMENT
 
 # Markers that only instructor material carries; a handout containing one is never written.
-INSTRUCTOR_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "course.nbcell")
+INSTRUCTOR_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "course.grading")
 WHEEL_DEPENDENCIES = ("numpy", "tqdm")  # what `import tinytorch` needs; bounds taken from pyproject.toml
 
 INSTALL = """\

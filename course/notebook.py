@@ -5,7 +5,7 @@ One loader serves the grader (a student's submission inside the sandbox), the so
 UPPER_CASE constants are kept; every other statement (test calls, training, plots, prints) is
 dropped. Cells that nbgrader marks as tests are skipped whole, and a cell with a syntax error is
 reported and skipped so that the rest of the notebook still counts. The statements are executed
-only inside the grading sandbox (`course/sandbox_child.py`), one at a time.
+only inside the grading sandbox (`course/grading/sandbox_child.py`), one at a time.
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def test_handout_has_no_hidden_test(members):
     assert len(test_names) >= 12, "tests/hidden should hold the hidden suites"
     for name, data in members.items():
         text = data.decode(errors="replace")
-        for secret in ("BEGIN HIDDEN TESTS", "course.nbcell", *test_names):
+        for secret in ("BEGIN HIDDEN TESTS", "course.grading.nbcell", *test_names):
             assert secret not in text, f"{name} contains {secret!r}"
 
 

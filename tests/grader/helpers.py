@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from course.sandbox import Limits
+from course.grading.sandbox import Limits
 
 HERE = Path(__file__).resolve().parent
 PROBES = HERE / "probes"

@@ -9,7 +9,9 @@ import json
 import pytest
 
 from course.components import COMPONENTS as ALL
-from course.harness import ComponentResult, GradingError, SubmissionReport, format_table, grade_course, grade_notebook
+from course.grading.batch import grade_course
+from course.grading.harness import grade_notebook
+from course.grading.report import ComponentResult, GradingError, SubmissionReport, format_table
 from tests.grader.helpers import FORGERY, GOOD_CODE, SUITES, write_notebook
 
 COMPONENTS = ["causal_mask", "tokenizer"]

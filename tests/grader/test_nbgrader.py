@@ -13,14 +13,16 @@ import pytest
 from nbgrader.apps import NbGraderAPI
 from nbgrader.utils import determine_grade
 
-from course.gradebook import gradebook_scores, nbgrader_config, record_in_gradebook
-from course.harness import GradingError, grade_course
-from course.nbgrader_hooks import FillHarnessScores, StderrToStdout
+from course.grading.batch import grade_course
+from course.grading.gradebook import gradebook_scores, nbgrader_config, record_in_gradebook
+from course.grading.nbgrader_hooks import FillHarnessScores, StderrToStdout
+from course.grading.report import GradingError
 from tests.grader.helpers import GOOD_CODE, SUITES
 
 
 def grade_cell(component: str, points: int) -> nbformat.NotebookNode:
-    source = f"### BEGIN HIDDEN TESTS\nfrom course.nbcell import score\nscore({component!r})\n### END HIDDEN TESTS"
+    source = (f"### BEGIN HIDDEN TESTS\nfrom course.grading.nbcell import score\nscore({component!r})\n"
+              "### END HIDDEN TESTS")
     cell = nbformat.v4.new_code_cell(source)
     cell.metadata.nbgrader = {"grade": True, "solution": False, "locked": True, "points": points,
                               "grade_id": f"hidden_{component}", "schema_version": 3}
@@ -53,7 +55,7 @@ def submit(course, student: str, code: str) -> None:
 
 def test_release_hides_the_hidden_tests(course):
     release = (course / "release" / "tinygpt" / "tinygpt.ipynb").read_text()
-    assert "course.nbcell" not in release and "np.tril" not in release
+    assert "course.grading.nbcell" not in release and "np.tril" not in release
 
 
 def test_harness_scores_land_in_gradebook_feedback_and_export(course):
@@ -122,7 +124,8 @@ def test_stderr_of_grade_cells_moves_to_stdout_but_errors_stay():
 def test_repository_config_is_used_with_execute_replaced(tmp_path):
     config = nbgrader_config(tmp_path, tmp_path / "reports")
     steps = config.Autograde.autograde_preprocessors
-    assert steps[0] == "course.nbgrader_hooks.FillHarnessScores" and "nbgrader.preprocessors.Execute" not in steps
-    assert "course.nbgrader_hooks.StderrToStdout" in steps
+    assert steps[0] == "course.grading.nbgrader_hooks.FillHarnessScores"
+    assert "nbgrader.preprocessors.Execute" not in steps
+    assert "course.grading.nbgrader_hooks.StderrToStdout" in steps
     assert config.CourseDirectory.db_url == f"sqlite:///{tmp_path.resolve() / 'gradebook.db'}"
     shutil.rmtree(tmp_path / "reports", ignore_errors=True)

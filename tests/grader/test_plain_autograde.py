@@ -1,4 +1,4 @@
-"""Plain `nbgrader autograde` (the kernel runs the notebook, the hidden cells call `course.nbcell.score`)
+"""Plain `nbgrader autograde` (the kernel runs the notebook, the hidden cells call `course.grading.nbcell.score`)
 gives an honest submission the same points per component as the harness: for the reference and for a
 mutant, on the real assignment.
 
@@ -16,8 +16,8 @@ from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 
 from course.components import COMPONENTS
-from course.gradebook import gradebook_scores
-from course.harness import grade_notebook
+from course.grading.gradebook import gradebook_scores
+from course.grading.harness import grade_notebook
 from course.mutants import mutant_submission, mutants, reference_submission
 from course.submissions import write_submission
 

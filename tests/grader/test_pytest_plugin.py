@@ -2,7 +2,7 @@
 
 import pytest
 
-from course.pytest_plugin import student_message
+from course.grading.pytest_plugin import student_message
 
 
 def failure(raise_it) -> BaseException:

@@ -1,10 +1,10 @@
 """End to end with the real probes and hidden suites (tests/hidden): forging gains nothing, and the
-notebook's hidden cells (`course.nbcell.score`) give an honest notebook its points."""
+notebook's hidden cells (`course.grading.nbcell.score`) give an honest notebook its points."""
 
 import pytest
 
-from course.harness import grade_notebook
-from course.nbcell import score
+from course.grading.harness import grade_notebook
+from course.grading.nbcell import score
 from tests.grader.helpers import FORGERY, GOOD_CODE
 
 

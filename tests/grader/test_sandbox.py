@@ -13,9 +13,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import course.sandbox as sandbox
-from course.sandbox import Limits, run_probe
-from course.sandbox_child import processes_of
+import course.grading.sandbox as sandbox
+from course.grading.sandbox import Limits, run_probe
+from course.grading.sandbox_child import processes_of
 from tests.grader.helpers import GOOD_CODE, LIMITS, PROBES
 
 REPO = sandbox.REPO

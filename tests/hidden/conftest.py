@@ -1,12 +1,12 @@
 """Fixtures of the hidden suites.
 
 Each `test_<component id>.py` module defines `REQUEST` (plain data: seeds, arrays, sizes, weights).
-`student` runs `course/probes/<component id>.py` on the submission in the sandbox, once per module,
+`student` runs `course/grading/probes/<component id>.py` on the submission in the sandbox, once per module,
 and hands back what the student's code computed; `reference` runs the same probe cases on the
 reference solution, in this process. Every comparison happens here, never next to student code.
 
 Run `pytest tests/hidden` (grades the source notebook, which must pass everything) or
-`pytest tests/hidden --submission PATH`; `course.harness.grade_notebook` turns the outcomes into points.
+`pytest tests/hidden --submission PATH`; `course.grading.harness.grade_notebook` turns the outcomes into points.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from course.components import BY_ID
-from course.sandbox import ProbeRun, run_probe
+from course.grading.sandbox import ProbeRun, run_probe
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_NOTEBOOK = REPO / "source" / "tinygpt" / "tinygpt.ipynb"
@@ -57,7 +57,7 @@ class ReferenceResults:
     """The same probe cases run on the reference solution (trusted, in this process), computed on demand."""
 
     def __init__(self, component: str, request: dict[str, Any]):
-        self.cases = importlib.import_module(f"course.probes.{component}").CASES
+        self.cases = importlib.import_module(f"course.grading.probes.{component}").CASES
         self.namespace = vars(importlib.import_module("solutions.tinygpt"))
         self.request = request
         self.cache: dict[str, Any] = {}

@@ -1,6 +1,6 @@
 """Hidden test: the student's TinyGPT, trained by a known-good loop in the sandbox, learns.
 
-The loop (course/probes/end_to_end.py) uses tinytorch's AdamW and cross-entropy, not the student's
+The loop (course/grading/probes/end_to_end.py) uses tinytorch's AdamW and cross-entropy, not the student's
 loss or trainer. The text is built here from a tiny grammar, so a model that uses its context
 does much better than one that knows only the previous character; the bound asks for that.
 """

@@ -1,6 +1,6 @@
 """Hidden tests for generate, driven with a scripted bigram model of known logits.
 
-The scripted model and tokenizer live in course/probes/generation.py; the model records each context
+The scripted model and tokenizer live in course/grading/probes/generation.py; the model records each context
 it is given and raises if a context is longer than its max_len.
 """
 

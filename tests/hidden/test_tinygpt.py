@@ -1,13 +1,13 @@
 """Hidden tests for TinyGPT, graded with stand-in blocks, final layer norm and positional encoding.
 
-The stand-ins (course/probes/standins.py) make the expected logits a short formula, so only the
+The stand-ins (course/grading/probes/standins.py) make the expected logits a short formula, so only the
 model's own wiring is graded here: embedding -> positional encoding -> blocks -> ln_f -> lm_head.
 """
 
 import numpy as np
 import pytest
 
-from course.probes.standins import StandInPositionalEncoding
+from course.grading.probes.standins import StandInPositionalEncoding
 from tests.hidden._checks import expect, expect_close, expect_equal, expect_raised
 
 SIZES = {"vocab_size": 7, "d_model": 8, "num_heads": 2, "num_layers": 2, "max_len": 6}

@@ -1,6 +1,6 @@
 """Hidden tests for LanguageModelTrainer, driven with a recording bigram model and SGD optimizer.
 
-The stand-ins (course/probes/trainer.py) record each batch the model sees and, at every optimizer
+The stand-ins (course/grading/probes/trainer.py) record each batch the model sees and, at every optimizer
 step, the learning rate and the gradients, so that zero_grad, clipping and schedules show.
 """
 

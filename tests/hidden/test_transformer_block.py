@@ -1,6 +1,6 @@
 """Hidden tests for TransformerBlock, graded with stand-in attention and layer norms.
 
-The stand-ins (course/probes/standins.py) replace the student's MultiHeadAttention and LayerNorm
+The stand-ins (course/grading/probes/standins.py) replace the student's MultiHeadAttention and LayerNorm
 while the block is built: LayerNorm becomes gamma * x + beta, attention a causal running mean times
 a matrix. A bug in those parts is graded in their own suites, not here.
 """

@@ -13,7 +13,8 @@ import nbformat
 import pytest
 
 from course.components import BY_ID, TOTAL_POINTS
-from course.harness import SubmissionReport, grade_notebook
+from course.grading.harness import grade_notebook
+from course.grading.report import SubmissionReport
 from course.mutants import RELEASE, Mutant, load_mutant, mutant_files, mutant_submission, reference_submission
 
 MUTANTS: list[Mutant] = [load_mutant(path) for path in mutant_files()]

@@ -19,7 +19,7 @@ def execute(notebook: Path, workdir: Path, timeout: int = 600) -> nbformat.Noteb
     """Execute a copy of `notebook` in `workdir`, errors allowed (recorded as outputs), and return it.
 
     The kernel inherits this environment: the repository importable (tinytorch, course), plots off screen,
-    `COURSE_SKIP_HIDDEN=1` (course.nbcell.score returns full points without grading) and not autograding.
+    `COURSE_SKIP_HIDDEN=1` (course.grading.nbcell.score returns full points without grading) and not autograding.
     """
     copy = workdir / notebook.name
     shutil.copy(notebook, copy)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.notebooks.notebook_runner import RELEASE, SOURCE, errors, execute, grade_id
 
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "course.nbcell")
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "course.grading.nbcell")
 
 
 def code_lines(notebook: nbformat.NotebookNode) -> set[str]:

@@ -1,1 +1,1 @@
-"""Test-only probes: small stand-ins for course/probes, so the grader's tests do not depend on them."""
+"""Test-only probes: small stand-ins for course/grading/probes, so the grader's tests do not depend on them."""

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from course.sandbox import ProbeRun, run_probe
+from course.grading.sandbox import ProbeRun, run_probe
 from tests.grader.helpers import LIMITS, PROBES
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from course.sandbox_child import describe
+from course.grading.sandbox_child import describe
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SOURCE_NOTEBOOK = REPO / "source" / "tinygpt" / "tinygpt.ipynb"
 
 

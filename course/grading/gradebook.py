@@ -1,7 +1,7 @@
 """Record the harness's scores in nbgrader's gradebook, so `nbgrader export`, feedback and the formgrader agree.
 
 `nbgrader autograde` runs with its Execute preprocessor replaced by
-`course.nbgrader_hooks.FillHarnessScores`: no student code runs, each hidden grade cell gets the
+`course.grading.nbgrader_hooks.FillHarnessScores`: no student code runs, each hidden grade cell gets the
 harness's points, and nbgrader stores them as usual. Then feedback is generated and the grades
 exported; finally the gradebook is read back and compared with the reports.
 """
@@ -20,12 +20,12 @@ from nbgrader.plugins import CsvExportPlugin
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config, PyFileConfigLoader
 
-from course.harness import GradingError, SubmissionReport
-from course.nbgrader_hooks import HIDDEN_PREFIX
+from course.grading.nbgrader_hooks import HIDDEN_PREFIX
+from course.grading.report import GradingError, SubmissionReport
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXECUTE = "nbgrader.preprocessors.Execute"
-FILL = "course.nbgrader_hooks.FillHarnessScores"
+FILL = "course.grading.nbgrader_hooks.FillHarnessScores"
 
 
 def _put_python_scripts_on_path() -> None:

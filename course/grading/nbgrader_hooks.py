@@ -15,7 +15,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
 from traitlets import Unicode
 
-from course.harness import SubmissionReport
+from course.grading.report import SubmissionReport
 
 HIDDEN_PREFIX = "hidden_"
 
@@ -28,7 +28,7 @@ class FillHarnessScores(NbGraderPreprocessor):
     """Takes the place of nbgrader's Execute in `nbgrader autograde`: runs no code at all.
 
     Each `hidden_<component>` grade cell gets the harness's feedback on stdout and its points as an
-    execute_result, read from `<reports>/<student>.json` (written by `course.harness.grade_course`).
+    execute_result, read from `<reports>/<student>.json` (written by `course.grading.batch.grade_course`).
     Other code cells lose their outputs. A grade cell the harness has no score for gets an error
     (0 points) rather than nbgrader's full credit for a cell without output.
     """

@@ -7,5 +7,5 @@ functions see) and `request` the plain-data request of the hidden suite. A case 
 computed. Probes hold no expected values; every comparison happens in the trusted test process.
 
 Probes import only numpy, tinytorch and this package (relative imports: the sandbox copies this
-folder as the top-level package `probes`, the tests import it as `course.probes`).
+folder as the top-level package `probes`, the tests import it as `course.grading.probes`).
 """

@@ -1,14 +1,14 @@
-"""What the notebook's hidden grade cells call: `from course.nbcell import score; score("<component id>")`.
+"""What the notebook's hidden grade cells call: `from course.grading.nbcell import score; score("<component id>")`.
 
 `score` finds the notebook being run (COURSE_NOTEBOOK if set, else the single `tinygpt.ipynb` in
 the working directory, which is where `nbgrader autograde` runs it), grades that one component with
-`course.harness.grade_notebook` in a fresh Python process (so never next to the kernel's student
+`course.grading.harness.grade_notebook` in a fresh Python process (so never next to the kernel's student
 code), prints the feedback and returns the points, which nbgrader takes as partial credit.
 
 Trust: this runs inside the student's kernel, which the student's own cells could have tampered
 with (replacing `score`, say). It gives honest submissions the same points as the harness, but the
-authoritative scores are those of `course.harness.grade_course`, whose nbgrader step
-(`course.gradebook`) executes no student code.
+authoritative scores are those of `course.grading.batch.grade_course`, whose nbgrader step
+(`course.grading.gradebook`) executes no student code.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from course.components import BY_ID, NOTEBOOK
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SKIP_VARIABLE = "COURSE_SKIP_HIDDEN"
 
 
@@ -47,7 +47,7 @@ def score(component: str) -> float:
     if os.environ.get(SKIP_VARIABLE) == "1" and os.environ.get("NBGRADER_EXECUTION") != "autograde":
         print(f"{BY_ID[component].title}: hidden tests skipped ({SKIP_VARIABLE}=1); counted as {points:g} points")
         return points
-    program = f"import sys; sys.path.insert(0, {str(REPO)!r}); from course.nbcell import main; main()"
+    program = f"import sys; sys.path.insert(0, {str(REPO)!r}); from course.grading.nbcell import main; main()"
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
                    "LANG": "C.UTF-8"}
     finished = subprocess.run([sys.executable, "-I", "-c", program, str(locate_notebook()), component],
@@ -61,7 +61,7 @@ def score(component: str) -> float:
 
 def main() -> None:
     """`python -c ... NOTEBOOK COMPONENT`: grade one component; print {"points", "feedback"} as JSON."""
-    from course.harness import grade_notebook
+    from course.grading.harness import grade_notebook
 
     notebook, component = Path(sys.argv[1]), sys.argv[2]
     report = grade_notebook(notebook, student=notebook.parent.name, components=[component])

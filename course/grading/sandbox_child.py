@@ -1,6 +1,6 @@
 """The child side of the sandbox: the only code that runs next to a student's definitions.
 
-`course.sandbox.run_probe` copies this file into a fresh work directory and starts it as
+`course.grading.sandbox.run_probe` copies this file into a fresh work directory and starts it as
 `python -I -u sandbox_child.py WORKDIR REPORT_FD`, inside new mount, network and PID namespaces where
 `unshare` is permitted. Two processes:
 

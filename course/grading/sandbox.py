@@ -32,11 +32,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from course.grading.sandbox_child import decode, describe, encode, processes_of
 from course.notebook import NotebookError, extract_definitions
-from course.sandbox_child import decode, describe, encode, processes_of
 
-REPO = Path(__file__).resolve().parents[1]
-PROBES = REPO / "course" / "probes"
+REPO = Path(__file__).resolve().parents[2]
+PROBES = Path(__file__).with_name("probes")
 TINYTORCH = REPO / "tinytorch"
 CHILD = Path(__file__).with_name("sandbox_child.py")
 UNSHARE = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]

@@ -1,0 +1,10 @@
+"""Grading: the student's code runs only in a sandboxed child; scores are computed and recorded here.
+
+- `sandbox`, `sandbox_child`: run a probe (`probes/<component>.py`) on a notebook's definitions in a
+  limited child process and bring back plain data.
+- `pytest_plugin`: the hidden suites' fixtures and the per-test record (`tests/hidden/`).
+- `harness`: one submission's `report.SubmissionReport` from the hidden suites.
+- `batch`: a whole course: harness, saved reports, grade tables, then `gradebook`.
+- `gradebook`, `nbgrader_hooks`: the same scores in nbgrader's gradebook, feedback and export.
+- `nbcell`: what the notebook's hidden grade cells call.
+"""

@@ -1,0 +1,92 @@
+"""Grade a course: every `submitted/<student>/<assignment>/` notebook through the harness, then the
+reports, grade tables and nbgrader's gradebook.
+
+The harness (`course.grading.harness`) computes each submission's report; this module saves them
+and hands them to the gradebook (`course.grading.gradebook`). Neither of those imports this one.
+"""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from course.components import ASSIGNMENT, NOTEBOOK
+from course.grading.gradebook import record_in_gradebook
+from course.grading.harness import HIDDEN_SUITES, file_sha256, grade_submission
+from course.grading.report import GradingError, SubmissionReport, write_grade_tables
+
+
+def _save(report: SubmissionReport, reports: Path) -> None:
+    """Write the student's JSON and Markdown report; a previous report is kept under `previous/`."""
+    target = reports / f"{report.student}.json"
+    if target.exists():
+        stamp = datetime.fromtimestamp(target.stat().st_mtime, UTC).strftime("%Y%m%dT%H%M%S")
+        archive = reports / "previous" / f"{report.student}-{stamp}.json"
+        archive.parent.mkdir(exist_ok=True)
+        target.replace(archive)
+    target.write_text(report.to_json())
+    (reports / f"{report.student}.md").write_text(report.to_markdown())
+
+
+def _submissions(course_dir: Path, assignment: str) -> dict[str, Path]:
+    if assignment != ASSIGNMENT:
+        raise GradingError(f"unknown assignment {assignment!r}; this course has one assignment, {ASSIGNMENT!r}")
+    submitted = course_dir / "submitted"
+    if not submitted.is_dir():
+        raise GradingError(f"{course_dir}: no submitted/ folder; expected nbgrader's layout "
+                           f"submitted/<student>/{assignment}/{NOTEBOOK}")
+    folders = {d.name: d / assignment for d in sorted(submitted.iterdir()) if (d / assignment).is_dir()}
+    if not folders:
+        raise GradingError(f"{submitted}: no submissions; expected folders <student>/{assignment}/ with {NOTEBOOK}")
+    return folders
+
+
+def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = False, jobs: int = 2,
+                 progress: bool = True, nbgrader: bool = True, suites: Path = HIDDEN_SUITES,
+                 students: list[str] | None = None) -> list[SubmissionReport]:
+    """Grade every `submitted/<student>/<assignment>/` notebook, `jobs` at a time; one report per student.
+
+    `students` limits the grading to those students (the demo grades only its own samples); the grade
+    tables still list everyone graded so far.
+
+    Students with a report are not regraded unless `force` (then the old report is kept under
+    `reports/<assignment>/previous/`). `suites`: the folder of hidden suites (tests pass their own).
+    With `nbgrader`, the scores of the newly graded are recorded in
+    nbgrader's gradebook, with feedback and `reports/<assignment>/nbgrader_grades.csv` (an unreadable
+    notebook gets its zero in the reports only: nbgrader cannot open it either).
+    """
+    course_dir = Path(course_dir).resolve()
+    folders = _submissions(course_dir, assignment)
+    chosen = set(folders if students is None else students)
+    reports_dir = course_dir / "reports" / assignment
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    kept: dict[str, SubmissionReport] = {}
+    for student, folder in folders.items():
+        existing = reports_dir / f"{student}.json"
+        if existing.exists() and (not force or student not in chosen):
+            kept[student] = SubmissionReport.from_json(existing.read_text())
+            if student in chosen:
+                changed = any(file_sha256(n) != kept[student].sha256 for n in folder.glob(NOTEBOOK))
+                note = " (the submission changed since then!)" if changed else ""
+                print(f"{student}: already graded{note}; kept the report; use force to regrade", file=sys.stderr)
+    todo = [student for student in folders if student not in kept and student in chosen]
+    graded: dict[str, SubmissionReport] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # each grading runs in its own processes
+        futures = {pool.submit(grade_submission, folders[s], s, (course_dir,), suites): s for s in todo}
+        for future in tqdm(as_completed(futures), total=len(futures), desc="grading", disable=not progress):
+            report = future.result()
+            _save(report, reports_dir)
+            graded[report.student] = report
+    reports = [kept.get(student) or graded[student] for student in folders if student in kept or student in graded]
+    write_grade_tables(reports, reports_dir)
+    unreadable = sorted(student for student, report in graded.items() if report.reason)
+    for student in unreadable:
+        print(f"{student}: zero, not recorded in nbgrader's gradebook: {graded[student].reason}", file=sys.stderr)
+    readable = sorted(set(graded) - set(unreadable))
+    if nbgrader and readable:
+        record_in_gradebook(course_dir, assignment, readable, reports_dir)
+    return reports

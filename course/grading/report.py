@@ -1,0 +1,112 @@
+"""What grading produces, as plain data: per-test outcomes, per-component points, a submission's report.
+
+The harness (`course.grading.harness`) computes these; the gradebook, nbgrader hooks, the CLI and the
+grade tables only read them. JSON round-trips exactly (`to_json` / `from_json`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from course.components import COMPONENTS, TOTAL_POINTS
+
+
+class GradingError(ValueError):
+    """Input the grader cannot work with; the message says what was wrong and what was expected."""
+
+
+@dataclass
+class TestOutcome:
+    test: str
+    weight: float
+    passed: bool
+    message: str  # for the student: what was expected and what came back (empty when passed)
+
+
+@dataclass
+class ComponentResult:
+    id: str
+    title: str
+    points: float
+    max_points: int
+    tests: list[TestOutcome] = field(default_factory=list)
+    reason: str | None = None  # why the student's code could not be checked (timeout, crash, ...)
+
+    def feedback(self) -> str:
+        """Plain-text lines for a notebook cell's output: the points, then each check."""
+        lines = [f"{self.title}: {self.points:g} / {self.max_points} points"]
+        lines += [f"Could not check your code: {self.reason}"] if self.reason else []
+        lines += [f"  ok      {t.test}" if t.passed else f"  FAILED  {t.test}: {t.message}" for t in self.tests]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class SubmissionReport:
+    student: str
+    notebook: str
+    total: float = 0.0
+    max_total: int = TOTAL_POINTS
+    components: list[ComponentResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # cells that did not load (syntax errors, ...)
+    protections: list[str] = field(default_factory=list)  # sandbox measures active while grading
+    seconds: float = 0.0
+    reason: str | None = None  # why nothing could be graded (e.g. the notebook is not valid JSON)
+    sha256: str = ""  # of the graded notebook file
+    graded_at: str = ""
+
+    def points(self, component: str) -> float:
+        return next((c.points for c in self.components if c.id == component), 0.0)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> SubmissionReport:
+        data = json.loads(text)
+        data["components"] = [ComponentResult(**{**c, "tests": [TestOutcome(**t) for t in c["tests"]]})
+                              for c in data["components"]]
+        return cls(**data)
+
+    def to_markdown(self) -> str:
+        """Feedback a student can act on: points per component, and what each failing check saw."""
+        lines = [f"# TinyGPT feedback for {self.student}", "", f"**Total: {self.total:g} / {self.max_total}**", ""]
+        if self.reason:
+            lines += [f"Your notebook could not be graded: {self.reason}", ""]
+        if self.problems:
+            lines += ["Parts of your notebook did not load:", *(f"- {problem}" for problem in self.problems), ""]
+        if self.components:
+            lines += ["| component | points |", "|---|---|"]
+            lines += [f"| {c.title} | {c.points:g} / {c.max_points} |" for c in self.components]
+        for c in self.components:
+            failing = [t for t in c.tests if not t.passed]
+            if failing or c.reason:
+                lines += ["", f"## {c.title} ({c.points:g} / {c.max_points})"]
+                lines += [f"Could not check your code: {c.reason}"] if c.reason else []
+                lines += [f"- `{t.test}`: {t.message}" for t in failing]
+        return "\n".join(lines) + "\n"
+
+
+def write_grade_tables(reports: list[SubmissionReport], folder: Path) -> None:
+    """`grades.csv` (one row per student, one column per component, total) and `grades.json`."""
+    ids = [c.id for c in COMPONENTS]
+    with open(folder / "grades.csv", "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["student", *ids, "total", "reason"])
+        for r in reports:
+            writer.writerow([r.student, *(f"{r.points(id):g}" for id in ids), f"{r.total:g}", r.reason or ""])
+    table = {r.student: {"total": r.total, "components": {id: r.points(id) for id in ids}, "reason": r.reason}
+             for r in reports}
+    (folder / "grades.json").write_text(json.dumps(table, indent=1))
+
+
+def format_table(reports: list[SubmissionReport]) -> str:
+    """A score table: one row per student, one column per component, and the total."""
+    ids = [c.id for c in COMPONENTS]
+    name_width = max([len("student"), *(len(r.student) for r in reports)])
+    header = ["student".ljust(name_width), *ids, "total"]
+    rows = [[r.student.ljust(name_width), *(f"{r.points(id):g}".rjust(len(id)) for id in ids),
+             f"{r.total:g}".rjust(5)] for r in reports]
+    return "\n".join("  ".join(row) for row in [header, *rows])
