@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tinytorch import functional as F
+from tinytorch import trace as _trace
 from tinytorch import vision
 from tinytorch.random import rng
 from tinytorch.tensor import Tensor
@@ -53,6 +54,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _trace.recorders:  # inside tinytorch.trace.record(): count this module
+            _trace.note("module", type(self))
         return self.forward(*args, **kwargs)
 
     def _direct_members(self) -> Iterator[tuple[str, Any]]:

@@ -34,7 +34,7 @@ def _add_windows(grad_windows: np.ndarray, shape: tuple[int, ...], stride: int) 
     return out
 
 
-class Conv2dFunction(Function):
+class Conv2d(Function):
     """Cross-correlation, as PyTorch's conv2d: x (B, C, H, W), weight (O, C, k, k), bias (O,) -> (B, O, Ho, Wo)."""
 
     def __init__(self, stride: int, padding: int):
@@ -49,7 +49,8 @@ class Conv2dFunction(Function):
         self.columns = windows.transpose(0, 2, 3, 1, 4, 5).reshape(batch * out_h * out_w, -1)  # (B Ho Wo, C k k)
         self.weight, self.padded_shape = weight, padded.shape
         out = self.columns @ weight.reshape(out_channels, -1).T + bias  # (B Ho Wo, O)
-        return out.reshape(batch, out_h, out_w, out_channels).transpose(0, 3, 1, 2)  # (B, O, Ho, Wo)
+        out = out.reshape(batch, out_h, out_w, out_channels).transpose(0, 3, 1, 2)  # (B, O, Ho, Wo)
+        return np.ascontiguousarray(out)  # later ops (ReLU, pooling, Flatten's reshape) read it in order
 
     def backward(self, grad):  # grad (B, O, Ho, Wo)
         weight = self.weight
@@ -93,10 +94,10 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor, stride: int = 1, padding: in
         raise ValueError(
             f"conv2d: a {k}x{k} kernel does not fit in images of {x.shape[2]}x{x.shape[3]} with padding {padding}"
         )
-    return Conv2dFunction.apply(x, weight, bias, stride=stride, padding=padding)
+    return Conv2d.apply(x, weight, bias, stride=stride, padding=padding)
 
 
-class MaxPool2dFunction(Function):
+class MaxPool2d(Function):
     """The maximum of each k x k window: x (B, C, H, W) -> (B, C, Ho, Wo). The gradient goes to the first
     maximal entry of each window (as PyTorch), and adds up where windows overlap."""
 
@@ -125,4 +126,4 @@ def max_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor
         raise ValueError(f"max_pool2d: need kernel_size >= 1 and stride >= 1, got {kernel_size} and {stride}")
     if x.shape[2] < kernel_size or x.shape[3] < kernel_size:
         raise ValueError(f"max_pool2d: a {kernel_size}x{kernel_size} window does not fit in images of shape {x.shape}")
-    return MaxPool2dFunction.apply(x, kernel_size=kernel_size, stride=stride)
+    return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride)
