@@ -310,7 +310,7 @@ class Function:
         if output.requires_grad:
             output._ctx, output._parents = function, inputs
         if _trace.recorders:  # inside tinytorch.trace.record(): count this op
-            _trace.note("op", cls, inputs, output.data)
+            _trace.note_op(function, inputs, output)
         return output
 
 

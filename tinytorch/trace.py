@@ -8,10 +8,13 @@
     print(trace.reuse(cnn, gpt).table("CNN", "TinyGPT"))
 
 Off by default and cheap when off: three hooks (`Function.apply`, `Module.__call__`, `Optimizer.step`)
-test whether the list `recorders` is empty, and only then call `note`. A recording counts the calls of
-each class; for ops it also adds up the bytes of the new arrays they return (views of an input count
-0) and the multiply-adds of matrix products and convolutions, the work that dominates a network.
-Backward passes are not recorded: every backward belongs to an op the forward pass already counted.
+test whether the list `recorders` is empty, and only then call `note_op` or `note`. A recording counts
+the calls of each class; for ops it also adds up the multiply-adds of matrix products and convolutions
+(the work that dominates a network) and two kinds of memory: the bytes of the new arrays an op returns
+(a view of an input counts 0) and, when a graph is being recorded, the bytes of the other arrays it keeps
+for its backward pass (im2col columns, masks, argmaxes; not its inputs or output). Their sum over one
+forward pass is the activation memory that training holds until backward. Backward passes are not
+recorded: every backward belongs to an op that the forward pass already counted.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Component:
     framework: bool  # defined inside tinytorch
     calls: int = 0
     allocated_bytes: int = 0  # ops: bytes of the new arrays they returned
+    saved_bytes: int = 0  # ops: bytes of the other new arrays kept for the backward pass
     multiply_adds: int = 0  # ops: matrix products and convolutions only
 
     @property
@@ -82,6 +86,15 @@ class Usage:
         return sum(c.allocated_bytes for c in self._by_class.values())
 
     @property
+    def saved_bytes(self) -> int:
+        return sum(c.saved_bytes for c in self._by_class.values())
+
+    @property
+    def activation_bytes(self) -> int:
+        """Op outputs plus what the ops keep for backward: the memory a forward pass holds for training."""
+        return self.allocated_bytes + self.saved_bytes
+
+    @property
     def multiply_adds(self) -> int:
         return sum(c.multiply_adds for c in self._by_class.values())
 
@@ -92,17 +105,32 @@ class Usage:
 recorders: list[Usage] = []  # the active recordings (nested blocks all record)
 
 
-def note(kind: str, cls: type, inputs: tuple[Any, ...] = (), output: Any = None) -> None:
-    """Count one call of `cls` in every active recording; for ops, `inputs` are the Tensors in and `output`
-    the array out. Called by the hooks only while `recorders` is not empty."""
-    allocated = multiply_adds = 0
-    if output is not None:
-        allocated = 0 if any(np.may_share_memory(output, t.data) for t in inputs) else output.nbytes
-        multiply_adds = _multiply_adds(f"{cls.__module__}.{cls.__qualname__}", inputs, output)
+def note(kind: str, cls: type) -> None:
+    """Count one call of a module or optimizer class in every active recording (the hooks call this only
+    while `recorders` is not empty)."""
     for usage in recorders:
-        entry = usage._entry(kind, cls)
+        usage._entry(kind, cls).calls += 1
+
+
+def note_op(function: Any, inputs: tuple[Any, ...], output: Any) -> None:
+    """Count one op: the Function instance after its forward, its input Tensors and its output Tensor."""
+    arrays = [t.data for t in inputs]
+    out = output.data
+    allocated = 0 if any(np.may_share_memory(out, a) for a in arrays) else out.nbytes
+    saved = 0
+    if output.requires_grad:  # the graph keeps `function`, and with it what its forward saved
+        known = [out, *arrays]
+        for value in vars(function).values():
+            if isinstance(value, np.ndarray) and not any(np.may_share_memory(value, a) for a in known):
+                saved += value.nbytes
+                known.append(value)
+    cls = type(function)
+    multiply_adds = _multiply_adds(f"{cls.__module__}.{cls.__qualname__}", inputs, out)
+    for usage in recorders:
+        entry = usage._entry("op", cls)
         entry.calls += 1
         entry.allocated_bytes += allocated
+        entry.saved_bytes += saved
         entry.multiply_adds += multiply_adds
 
 
@@ -123,6 +151,7 @@ class Reuse:
 
     rows: list[tuple[str, bool, bool]]  # (label, used by the first, used by the second), by kind then name
     share: float  # used by both / used by the second
+    multiply_add_share: float  # the part of the second's multiply-adds done by components the first used
 
     @property
     def shared(self) -> list[str]:
@@ -146,10 +175,13 @@ class Reuse:
 
 
 def reuse(first: Usage, second: Usage) -> Reuse:
-    """Compare the framework components of two recordings; `share` is the part of the second's that the first used."""
+    """Compare the framework components of two recordings: `share` is the part of the second's components
+    that the first used too, `multiply_add_share` the part of the second's multiply-adds that they did."""
     ordered = {c.label: c for c in first.components() + second.components()}
     order = sorted(ordered.values(), key=lambda c: (KINDS.index(c.kind), c.name))
     used_first, used_second = first.labels(), second.labels()
     rows = [(c.label, c.label in used_first, c.label in used_second) for c in order]
     share = len(used_first & used_second) / len(used_second) if used_second else 0.0
-    return Reuse(rows, share)
+    work = sum(c.multiply_adds for c in second.components())
+    reused_work = sum(c.multiply_adds for c in second.components() if c.label in used_first)
+    return Reuse(rows, share, reused_work / work if work else 0.0)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import tinytorch as tt
 from tinytorch import Tensor, nn, optim, trace
 from tinytorch import functional as F
 
@@ -65,6 +66,13 @@ def test_bytes_count_new_arrays_only_and_multiply_adds_count_products_and_convol
     assert by_label["op Conv2d"].allocated_bytes == out.data.nbytes == 2 * 5 * 36 * 4
     assert by_label["op Reshape"].allocated_bytes == 0 and by_label["op Permute"].allocated_bytes == 0
     assert usage.allocated_bytes == out.data.nbytes + 2 * (2 * 7 * 4)  # conv, matmul and relu outputs
+    # kept for backward beyond inputs and outputs: the conv's im2col columns (2*6*6 rows of 3*3*3) and ReLU's mask
+    assert by_label["op Conv2d"].saved_bytes == 2 * 36 * 27 * 4
+    assert by_label["op ReLU"].saved_bytes == 2 * 7 and by_label["op MatMul"].saved_bytes == 0
+    assert usage.activation_bytes == usage.allocated_bytes + 2 * 36 * 27 * 4 + 2 * 7
+    with trace.record() as evaluation, tt.no_grad():
+        conv(x)
+    assert evaluation.saved_bytes == 0 and evaluation.allocated_bytes == out.data.nbytes  # no graph: nothing kept
 
 
 def test_nested_recordings_both_count_and_an_error_ends_the_recording():
@@ -89,6 +97,10 @@ def test_reuse_compares_two_recordings_by_framework_component():
     assert result.shared == ["op Add", "op MatMul", "module Dense"]
     assert result.new == ["op Exp", "op Mul"]
     assert result.share == pytest.approx(3 / 5)
+    assert result.multiply_add_share == 1.0  # all of second's multiply-adds are in MatMul, which first used
+    with trace.record() as convolution:
+        nn.Conv2d(1, 1, 1)(Tensor(np.ones((1, 1, 2, 2))))
+    assert trace.reuse(convolution, second).multiply_add_share == 0.0
     assert ("op ReLU", True, False) in result.rows and len(result.rows) == 8
     table = result.table("mlp", "twice")
     assert table.splitlines()[0].split() == ["component", "mlp", "twice"]
