@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
 import tinytorch as tt
 from tinytorch import Tensor, nn, optim
@@ -59,9 +60,11 @@ def train(steps: int, batch_size: int = 32, lr: float = 3e-3, seed: int = 0,
         optimizer.step()
         return loss.item()
 
-    if progress:
-        return model, train_loop(step, steps, desc="cnn digits")
-    return model, [step(number) for number in range(steps)]
+    # The matrices are small: one BLAS thread is faster than several that wait for each other on a busy machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        if progress:
+            return model, train_loop(step, steps, desc="cnn digits")
+        return model, [step(number) for number in range(steps)]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
