@@ -33,7 +33,7 @@ framework (`tinytorch`, the wheel next to this file) with what the notebook uses
 ```
 python3 -m venv .venv
 . .venv/bin/activate
-pip install tinytorch-*.whl numpy tqdm matplotlib jupyterlab
+pip install tinytorch-*.whl numpy tqdm matplotlib scikit-learn jupyterlab
 jupyter lab {notebook}
 ```
 

@@ -5,12 +5,13 @@
 
 Where things are: tensor.py (Tensor, Function, the backward walk, no_grad), ops.py (elementwise,
 reductions, shapes, matmul, indexing), functional.py (fused softmax, cross_entropy, gelu,
-layer_norm, dropout, embedding), nn.py (Module, Parameter, layers), optim.py (SGD, Adam, AdamW,
-clipping, WarmupCosine), data.py (text and batches), training.py (progress bars, train_loop),
-random.py (manual_seed, rng).
+layer_norm, dropout, embedding), vision.py (conv2d, max_pool2d), nn.py (Module, Parameter, layers),
+optim.py (SGD, Adam, AdamW, clipping, WarmupCosine), data.py (text, token batches, digit images),
+training.py (progress bars, train_loop), random.py (manual_seed, rng), trace.py (which components
+a piece of code used).
 """
 
-from tinytorch import data, functional, nn, optim, training
+from tinytorch import data, functional, nn, optim, trace, training, vision
 from tinytorch.ops import cat, split, stack
 from tinytorch.random import manual_seed, rng
 from tinytorch.tensor import Function, Tensor, backward_stats, is_grad_enabled, no_grad, ones, randn, zeros
@@ -32,6 +33,8 @@ __all__ = [
     "rng",
     "split",
     "stack",
+    "trace",
     "training",
+    "vision",
     "zeros",
 ]

@@ -1,9 +1,11 @@
-"""Text and token batches for language models."""
+"""Data: text and token batches for language models, and a small set of real images for vision models."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -43,3 +45,47 @@ def load_text(path: str | Path | None = None) -> str:
     if path is None:
         return embedded_text()
     return Path(path).read_text(encoding="utf-8")
+
+
+class ImageSplit(NamedTuple):
+    """Images (N, C, H, W) float32 and their integer class labels (N,), split into training and test sets."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+
+@functools.cache
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits as sklearn_digits  # imported on first use: about a second
+
+    digits = sklearn_digits()
+    images = (digits.images / 16).astype(np.float32)[:, None]  # (1797, 1, 8, 8), grey levels 0..16 -> [0, 1]
+    return images, digits.target.astype(np.int64)
+
+
+def load_digits(test_fraction: float = 0.2, seed: int = 0) -> ImageSplit:
+    """The 1,797 handwritten digits (0-9) of the UCI optical-digits test set that scikit-learn ships:
+    8x8 pixels, 1 channel, values in [0, 1]. Shuffled with `seed`, then the last `test_fraction` is the test set.
+
+    images (N, 1, 8, 8) float32, labels (N,) int64; no download (the file is inside the scikit-learn package).
+    """
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    images, labels = _digits()
+    order = np.random.default_rng(seed).permutation(len(labels))
+    cut = len(labels) - round(len(labels) * test_fraction)
+    train, test = order[:cut], order[cut:]
+    return ImageSplit(images[train], labels[train], images[test], labels[test])
+
+
+def minibatch_indices(num_items: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Endless batches of indices into num_items examples: each epoch a fresh permutation, cut into
+    batch_size pieces (the last, shorter piece of an epoch is dropped). Yields int64 arrays (batch_size,)."""
+    if not 0 < batch_size <= num_items:
+        raise ValueError(f"need 0 < batch_size <= num_items, got batch_size={batch_size} for {num_items} items")
+    while True:
+        order = rng.permutation(num_items)
+        for start in range(0, num_items - batch_size + 1, batch_size):
+            yield order[start : start + batch_size]

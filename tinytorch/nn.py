@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from tinytorch import functional as F
+from tinytorch import trace as _trace
+from tinytorch import vision
 from tinytorch.random import rng
 from tinytorch.tensor import Tensor
 
@@ -52,6 +54,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _trace.recorders:  # inside tinytorch.trace.record(): count this module
+            _trace.note("module", type(self))
         return self.forward(*args, **kwargs)
 
     def _direct_members(self) -> Iterator[tuple[str, Any]]:
@@ -180,6 +184,60 @@ class Embedding(Module):
 
     def __repr__(self) -> str:
         return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
+
+
+class Conv2d(Module):
+    """2-D convolution, PyTorch's layout: x (B, in_channels, H, W) -> (B, out_channels, Ho, Wo),
+    Ho = (H + 2 padding - kernel_size) // stride + 1 (likewise Wo).
+
+    weight (out_channels, in_channels, k, k) and bias (out_channels,), initialised like PyTorch's:
+    uniform in +-1/sqrt(in_channels * k * k).
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0
+    ) -> None:
+        if min(in_channels, out_channels, kernel_size, stride) < 1 or padding < 0:
+            raise ValueError(
+                f"Conv2d needs positive channels, kernel_size and stride and padding >= 0, got "
+                f"({in_channels}, {out_channels}, {kernel_size}, stride={stride}, padding={padding})"
+            )
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        bound = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.weight = Parameter(rng().uniform(-bound, bound, (out_channels, in_channels, kernel_size, kernel_size)))
+        self.bias = Parameter(rng().uniform(-bound, bound, (out_channels,)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return vision.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def __repr__(self) -> str:
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding})")
+
+
+class MaxPool2d(Module):
+    """Max over kernel_size x kernel_size windows: (B, C, H, W) -> (B, C, Ho, Wo); stride defaults to kernel_size."""
+
+    def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+        self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
+        if self.kernel_size < 1 or self.stride < 1:
+            raise ValueError(f"MaxPool2d needs kernel_size >= 1 and stride >= 1, got {kernel_size} and {stride}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return vision.max_pool2d(x, self.kernel_size, self.stride)
+
+    def __repr__(self) -> str:
+        return f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+
+
+class Flatten(Module):
+    """(B, ...) -> (B, product of the other axes): images to feature vectors for a Dense layer."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 2:
+            raise ValueError(f"Flatten expects a batch (B, ...) of at least 2 axes, got a tensor of shape {x.shape}")
+        return x.reshape(x.shape[0], -1)
 
 
 class ReLU(Module):

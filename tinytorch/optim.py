@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tinytorch import trace as _trace
 from tinytorch.tensor import Tensor
 
 
@@ -54,6 +55,8 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
+        if _trace.recorders:  # inside tinytorch.trace.record(): count this optimizer
+            _trace.note("optimizer", type(self))
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinytorch import random as _random
+from tinytorch import trace as _trace
 
 _grad_enabled = True
 
@@ -308,6 +309,8 @@ class Function:
         output._ctx, output._parents, output._freed = None, (), False
         if output.requires_grad:
             output._ctx, output._parents = function, inputs
+        if _trace.recorders:  # inside tinytorch.trace.record(): count this op
+            _trace.note_op(function, inputs, output)
         return output
 
 

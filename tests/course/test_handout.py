@@ -20,7 +20,7 @@ from course.handout import build_handout
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "source" / "tinygpt" / "tinygpt.ipynb"
 RELEASE = ROOT / "release" / "tinygpt" / "tinygpt.ipynb"
-INSTALL_LINE = "pip install tinytorch-*.whl numpy tqdm matplotlib jupyterlab"
+INSTALL_LINE = "pip install tinytorch-*.whl numpy tqdm matplotlib scikit-learn jupyterlab"
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,9 @@ SOURCE = REPO / "source" / "tinygpt" / "tinygpt.ipynb"
 RELEASE = REPO / "release" / "tinygpt" / "tinygpt.ipynb"
 
 
-def execute(notebook: Path, workdir: Path, timeout: int = 600) -> nbformat.NotebookNode:
+def execute(notebook: Path, workdir: Path, timeout: int = 600, probes: tuple[str, ...] = ()) -> nbformat.NotebookNode:
     """Execute a copy of `notebook` in `workdir`, errors allowed (recorded as outputs), and return it.
+    `probes` are code cells run after the notebook's own, in the same kernel (to read its variables).
 
     The kernel inherits this environment: the repository importable (tinytorch, course), plots off screen,
     `COURSE_SKIP_HIDDEN=1` (course.grading.nbcell.score returns full points without grading) and not autograding.
@@ -24,6 +25,7 @@ def execute(notebook: Path, workdir: Path, timeout: int = 600) -> nbformat.Noteb
     copy = workdir / notebook.name
     shutil.copy(notebook, copy)
     executed = nbformat.read(copy, as_version=4)
+    executed.cells.extend(nbformat.v4.new_code_cell(source) for source in probes)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
         env.setenv("MPLBACKEND", "Agg")
