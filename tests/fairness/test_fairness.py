@@ -42,25 +42,33 @@ def _failures(report: SubmissionReport) -> str:
     return "\n".join(lines + [f"{c.id}: {c.reason}" for c in report.components if c.reason]) or "(none)"
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SubmissionReport]:
-    folder = tmp_path_factory.mktemp("fairness")
-    jobs: dict[str, tuple[nbformat.NotebookNode, list[str] | None]] = {
-        "release": (nbformat.read(RELEASE, as_version=4), None)}
+def fairness_jobs() -> dict[str, tuple[nbformat.NotebookNode, list[str] | None]]:
+    """Every submission of the suite: name -> (notebook, the components to grade or None for all)."""
+    release = nbformat.read(RELEASE, as_version=4)
+    jobs: dict[str, tuple[nbformat.NotebookNode, list[str] | None]] = {"release": (release, None)}
     jobs.update({f"style:{path.stem}": (full_solution(path), None) for path in STYLES})
     for style, grade_id in SWAPS:
         component = CELLS[grade_id]
         components = [component, "end_to_end"] if component in MODEL_PARTS else [component]
         jobs[f"swap:{_swap_id(style, grade_id)}"] = (swap(style, grade_id), components)
-    release = nbformat.read(RELEASE, as_version=4)
     jobs.update({f"trick:{path.stem}": (with_appended_code(release, path.read_text()), None) for path in TRICKS})
+    return jobs
+
+
+def grade_all(jobs: dict[str, tuple[nbformat.NotebookNode, list[str] | None]], folder: Path,
+              parallel: int = PARALLEL_GRADINGS) -> dict[str, SubmissionReport]:
     paths = {}
     for name, (notebook, _) in jobs.items():
         paths[name] = folder / f"{name.replace(':', '--').replace('<-', '--')}.ipynb"
         nbformat.write(notebook, paths[name])
-    with ThreadPoolExecutor(PARALLEL_GRADINGS) as pool:
+    with ThreadPoolExecutor(parallel) as pool:  # each grading is its own pytest process
         reports = pool.map(lambda name: grade_notebook(paths[name], name, components=jobs[name][1]), jobs)
         return dict(zip(jobs, reports, strict=True))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SubmissionReport]:
+    return grade_all(fairness_jobs(), tmp_path_factory.mktemp("fairness"))
 
 
 def test_the_suite_has_four_styles_twenty_swaps_and_every_trick():
