@@ -13,6 +13,7 @@ Graded by the real harness (sandboxed, as a student's submission is), two at a t
 from __future__ import annotations
 
 import ast
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -58,8 +59,8 @@ def fairness_jobs() -> dict[str, tuple[nbformat.NotebookNode, list[str] | None]]
 def grade_all(jobs: dict[str, tuple[nbformat.NotebookNode, list[str] | None]], folder: Path,
               parallel: int = PARALLEL_GRADINGS) -> dict[str, SubmissionReport]:
     paths = {}
-    for name, (notebook, _) in jobs.items():
-        paths[name] = folder / f"{name.replace(':', '--').replace('<-', '--')}.ipynb"
+    for number, (name, (notebook, _)) in enumerate(jobs.items()):
+        paths[name] = folder / f"{number:03d}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.ipynb"
         nbformat.write(notebook, paths[name])
     with ThreadPoolExecutor(parallel) as pool:  # each grading is its own pytest process
         reports = pool.map(lambda name: grade_notebook(paths[name], name, components=jobs[name][1]), jobs)
