@@ -59,3 +59,14 @@ def write_submission(notebook: nbformat.NotebookNode, submitted: Path, student: 
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, path)
     return path
+
+
+def with_cell(notebook: nbformat.NotebookNode, grade_id: str, code: str) -> nbformat.NotebookNode:
+    """A copy of `notebook` whose solution cell `grade_id` holds `code` instead (a student's own answer)."""
+    notebook = copy.deepcopy(notebook)
+    cells = [cell for cell in notebook.cells if _grade_id(cell) == grade_id and _is_solution(cell)]
+    if len(cells) != 1:
+        known = sorted(_grade_id(cell) for cell in notebook.cells if _is_solution(cell))
+        raise ValueError(f"no solution cell {grade_id!r} in the notebook; expected one of {known}")
+    cells[0].source = code
+    return notebook

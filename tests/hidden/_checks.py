@@ -44,9 +44,10 @@ def expect_close(actual: Any, expected: Any, what: str, atol: float = 1e-5, rtol
     expected = np.asarray(expected, dtype=np.float64)
     actual = _as_array(actual, what)
     expect_shape(actual, expected.shape, what)
-    if not np.all(np.isfinite(actual)) and np.all(np.isfinite(expected)):
-        where = tuple(int(i) for i in np.argwhere(~np.isfinite(actual))[0])
-        fail(f"{what}: got a non-finite value {actual[where]} at position {where}")
+    for values, whose in ((actual, "got"), (expected, "compared with")):  # NaN never passes, not even vs NaN
+        if not np.all(np.isfinite(values)):
+            where = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
+            fail(f"{what}: {whose} a non-finite value {values[where]} at position {where} (values must be finite)")
     excess = np.abs(actual - expected) - (atol + rtol * np.abs(expected))
     if np.any(excess > 0):
         where = np.unravel_index(int(np.argmax(excess)), excess.shape)
@@ -72,7 +73,10 @@ def expect_equal(actual: Any, expected: Any, what: str) -> None:
 
 
 def expect_raised(outcome: dict[str, Any], exception: str, what: str, mentions: tuple[str, ...] = ()) -> None:
-    """The probe's {"raised", "message"} record shows `exception`, with a message naming `mentions`."""
+    """The probe's {"raised", "message"} record shows `exception`, with a message naming `mentions`.
+
+    Call it after checking that the same object works on valid input: raising alone earns nothing.
+    """
     if outcome["raised"] is None:
         fail(f"{what}: expected {exception}, but nothing was raised")
     if outcome["raised"] != exception:

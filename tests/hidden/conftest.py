@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import copy
 import importlib
+import math
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 
 from course.components import BY_ID
@@ -31,6 +33,24 @@ def component_of(module: ModuleType) -> str:
     return Path(module.__file__).stem.removeprefix("test_")
 
 
+def not_plain_and_finite(value: Any) -> str | None:
+    """What is wrong with a value that came back from the sandbox, or None: only plain data counts (base-class
+    NumPy arrays of numbers, bools or strings, Python scalars, lists and str-keyed dicts), and no NaN or inf."""
+    if value is None or type(value) in (bool, int, str):
+        return None
+    if type(value) is float:
+        return None if math.isfinite(value) else f"a non-finite number ({value}); values must be finite"
+    if type(value) is np.ndarray:
+        if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
+            return "an array with NaN or infinite entries; values must be finite"
+        return None if value.dtype.kind in "biufcU" else f"an array of dtype {value.dtype}"
+    if type(value) is list:
+        return next((problem for item in value if (problem := not_plain_and_finite(item))), None)
+    if type(value) is dict and all(type(key) is str for key in value):
+        return next((problem for item in value.values() if (problem := not_plain_and_finite(item))), None)
+    return f"a {type(value).__name__}, which is not plain data"
+
+
 class StudentResults:
     """What one sandboxed probe run brought back. Reading a case that failed fails the test, saying why."""
 
@@ -41,6 +61,9 @@ class StudentResults:
     def __getitem__(self, case: str) -> Any:
         run = self.run
         if case in run.values:
+            problem = not_plain_and_finite(run.values[case])
+            if problem:
+                pytest.fail(f"{self.title}: while checking `{case}`, your code returned {problem}", pytrace=False)
             return run.values[case]
         if case in run.errors:
             error = run.errors[case]

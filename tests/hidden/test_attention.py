@@ -1,4 +1,7 @@
-"""Hidden tests for scaled_dot_product_attention and SelfAttention."""
+"""Hidden tests for scaled_dot_product_attention and SelfAttention.
+
+Every test names the sentence of docs/API.md it checks (`Contract:` in its docstring).
+"""
 
 import math
 
@@ -37,7 +40,7 @@ def _random(*shape):
 HAND_CASE = {  # float64, batch of one
     "q": np.array([[[1.0, 0.0], [0.0, 2.0]]]),
     "k": np.array([[[1.0, 0.0], [0.0, 1.0]]]),
-    "v": np.array([[[1.0, 2.0], [3.0, 4.0]]]),
+    "v": np.array([[[2.0, -1.0], [0.5, 3.0]]]),
 }
 MASK = np.array([[1, 0, 0, 1, 0, 0], [1, 1, 0, 0, 0, 1], [1, 1, 1, 0, 0, 0], [0, 1, 1, 1, 1, 1]], dtype=bool)
 D_MODEL = 8
@@ -59,6 +62,7 @@ REQUEST = {
 
 @pytest.mark.weight(2)
 def test_hand_computed_two_by_two_case(student):
+    """Contract: weights = softmax(q k^T / sqrt(Dk)) over the last axis with masked entries at exactly 0"""
     # scores = q k^T / sqrt(2) = [[1, 0], [0, 2]] / sqrt(2); each row is a softmax of two numbers.
     first = 1 / (1 + math.exp(-1 / math.sqrt(2)))  # weight of key 0 for query 0
     second = 1 / (1 + math.exp(-2 / math.sqrt(2)))  # weight of key 1 for query 1
@@ -70,18 +74,23 @@ def test_hand_computed_two_by_two_case(student):
 
 @pytest.mark.weight(2)
 def test_scores_are_scaled_by_one_over_sqrt_dk(student):
+    """Contract: weights = softmax(q k^T / sqrt(Dk)) over the last axis with masked entries at exactly 0"""
     case = REQUEST["scaled_case"]
     expected = numpy_attention(case["q"], case["k"], case["v"])["weights"]
     expect_close(student["scaled_case"]["weights"], expected, "weights for Dk = 16 (softmax(q k^T / 4))")
 
 
 def test_weights_rows_sum_to_one(student):
+    """Contract: weights = softmax(q k^T / sqrt(Dk)) over the last axis with masked entries at exactly 0"""
     weights = np.asarray(student["masked_batch"]["weights"])
+    expected = numpy_attention(**{n: REQUEST["masked_batch"][n] for n in ("q", "k", "v", "mask")})
+    expect_close(weights, expected["weights"], "masked attention weights (the row sums are checked on right weights)")
     expect_close(weights.sum(axis=-1), np.ones(weights.shape[:-1]), "sum of each row of the attention weights")
 
 
 @pytest.mark.weight(2)
 def test_masked_entries_get_exactly_zero_weight(student):
+    """Contract: mask a bool NumPy array or a bool Tensor broadcastable to (..., T, S), True = may attend"""
     weights = np.asarray(student["masked_batch"]["weights"])
     expect_equal(weights.shape, (2, 3, 4, 6), "shape of weights for q (2, 3, 4, 5), k (2, 3, 6, 5)")
     blocked = np.broadcast_to(~MASK, weights.shape)
@@ -91,14 +100,26 @@ def test_masked_entries_get_exactly_zero_weight(student):
     expect_close(weights, expected["weights"], "masked attention weights (mask of shape (T, S) broadcast)")
 
 
+def test_mask_may_be_a_bool_tensor(student):
+    """Contract: mask a bool NumPy array or a bool Tensor broadcastable to (..., T, S), True = may attend"""
+    expected = numpy_attention(**REQUEST["masked_batch"])
+    result = student["tensor_mask"]
+    expect_close(result["weights"], expected["weights"], "attention weights with the mask given as a bool Tensor")
+    expect_close(result["out"], expected["out"], "output with the mask given as a bool Tensor")
+
+
 def test_output_is_weights_times_values(student):
+    """Contract: out = weights @ v (..., T, Dv)"""
     result = student["masked_batch"]
+    expected = numpy_attention(**{n: REQUEST["masked_batch"][n] for n in ("q", "k", "v", "mask")})
+    expect_close(result["weights"], expected["weights"], "masked attention weights (out is checked on right weights)")
     expect_close(result["out"], np.asarray(result["weights"]) @ REQUEST["masked_batch"]["v"],
                  "out compared with your own weights @ v")
 
 
 @pytest.mark.weight(2)
 def test_gradients_of_q_k_v_match_the_closed_form(student):
+    """Contract: q (..., T, Dk), k (..., S, Dk), v (..., S, Dv) Tensors"""
     for case in ("masked_batch", "scaled_case"):
         expected = numpy_attention(**REQUEST[case])
         for name in ("q_grad", "k_grad", "v_grad"):
@@ -108,6 +129,8 @@ def test_gradients_of_q_k_v_match_the_closed_form(student):
 @pytest.mark.weight(2)
 @pytest.mark.parametrize("causal", [False, True])
 def test_self_attention_matches_reference_with_shared_weights(student, reference, causal):
+    """Contract: `SelfAttention(d_model, causal=False)`: one head, `q_proj`, `k_proj`, `v_proj` =
+    `Dense(d_model, d_model)`"""
     case = f"self_attention_{'causal' if causal else 'plain'}"
     mine, expected = student[case], reference[case]
     what = f"SelfAttention(d_model={D_MODEL}, causal={causal})"

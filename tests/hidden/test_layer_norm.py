@@ -1,4 +1,7 @@
-"""Hidden tests for LayerNorm."""
+"""Hidden tests for LayerNorm.
+
+Every test names the sentence of docs/API.md it checks (`Contract:` in its docstring).
+"""
 
 import numpy as np
 import pytest
@@ -50,6 +53,9 @@ def expected_output(name):
 
 
 def test_gamma_starts_at_ones_and_beta_at_zeros(student):
+    """Contract: `gamma` ones (D,), `beta` zeros (D,)"""
+    expect_close(student["default_parameters"]["out"], expected_output("default_parameters"),
+                 "LayerNorm(5) output (the initial parameters are checked on a layer that normalises)")
     initial = student["default_parameters"]["initial"]
     expect_equal(np.asarray(initial["gamma"]), np.ones(5), "gamma of a new LayerNorm(5)")
     expect_equal(np.asarray(initial["beta"]), np.zeros(5), "beta of a new LayerNorm(5)")
@@ -57,6 +63,7 @@ def test_gamma_starts_at_ones_and_beta_at_zeros(student):
 
 @pytest.mark.weight(2)
 def test_output_has_mean_zero_and_variance_one_over_the_last_axis(student):
+    """Contract: normalises over the last axis with the biased variance"""
     out = np.asarray(student["default_parameters"]["out"])
     expect_equal(out.shape, (3, 4, 5), "output shape for x of shape (3, 4, 5)")
     expect_close(out.mean(axis=-1), np.zeros((3, 4)), "mean of each position's output over the last axis",
@@ -67,12 +74,14 @@ def test_output_has_mean_zero_and_variance_one_over_the_last_axis(student):
 
 @pytest.mark.weight(2)
 def test_output_matches_the_formula(student):
+    """Contract: gamma * (x - mean) / sqrt(var + eps) + beta"""
     for name in ("default_parameters", "affine"):
         expect_close(student[name]["out"], expected_output(name),
                      f"LayerNorm output ({name.replace('_', ' ')}: gamma * (x - mean) / sqrt(var + eps) + beta)")
 
 
 def test_eps_is_added_to_the_variance_inside_the_square_root(student):
+    """Contract: `LayerNorm(d_model, eps=1e-5)`"""
     expect_close(student["tiny_variance"]["out"], expected_output("tiny_variance"),
                  "output for inputs whose variance (~1e-5) is close to eps = 1e-5", atol=1e-3, rtol=1e-3)
     expect_close(student["custom_eps"]["out"], expected_output("custom_eps"), "output of LayerNorm(4, eps=0.5)")
@@ -80,6 +89,7 @@ def test_eps_is_added_to_the_variance_inside_the_square_root(student):
 
 @pytest.mark.parametrize("name", ["default_parameters", "affine"])
 def test_gradients_match_finite_differences(student, name):
+    """Contract: gamma * (x - mean) / sqrt(var + eps) + beta"""
     case = REQUEST[name]
     x = case["x"].copy()
     gamma, beta, eps = _parameters(case)

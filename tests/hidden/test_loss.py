@@ -1,4 +1,7 @@
-"""Hidden tests for LanguageModelLoss."""
+"""Hidden tests for LanguageModelLoss.
+
+Every test names the sentence of docs/API.md it checks (`Contract:` in its docstring).
+"""
 
 import math
 
@@ -29,6 +32,7 @@ def numpy_loss(logits, ids):
 
 @pytest.mark.weight(3)
 def test_position_t_predicts_the_next_token(student):
+    """Contract: the scalar mean cross-entropy of `logits[:, :-1]` predicting `ids[:, 1:]`"""
     # Shifted: position 0 ([2, 0, 0]) predicts id 1 and position 1 ([0, 2, 0]) predicts id 2, each with
     # probability 1 / (e^2 + 2). Without the shift each position "predicts" its own id, a loss near 0.24.
     shifted = math.log(math.exp(2) + 2)
@@ -38,6 +42,7 @@ def test_position_t_predicts_the_next_token(student):
 
 @pytest.mark.weight(2)
 def test_loss_is_the_mean_cross_entropy_over_b_times_t_minus_one_positions(student):
+    """Contract: the scalar mean cross-entropy of `logits[:, :-1]` predicting `ids[:, 1:]`"""
     case = REQUEST["random_batch"]
     result = student["random_batch"]
     expect(result["size"] == 1, f"the loss should be a scalar Tensor, got one with {result['size']} elements")
@@ -48,6 +53,7 @@ def test_loss_is_the_mean_cross_entropy_over_b_times_t_minus_one_positions(stude
 
 @pytest.mark.weight(3)
 def test_gradient_of_the_logits_matches_finite_differences(student):
+    """Contract: `loss_fn(logits, ids)` with logits (B, T, V) and ids (B, T)"""
     case = REQUEST["random_batch"]
     logits = case["logits"].copy()
     expected = numerical_gradient(lambda: numpy_loss(logits, case["ids"]), logits)

@@ -1,4 +1,7 @@
-"""Hidden tests for MultiHeadAttention (graded with a known-good mask and attention function)."""
+"""Hidden tests for MultiHeadAttention (graded with a known-good mask and attention function).
+
+Every test names the sentence of docs/API.md it checks (`Contract:` in its docstring).
+"""
 
 import numpy as np
 import pytest
@@ -35,13 +38,14 @@ REQUEST = {
     "not_causal": {"d_model": D_MODEL, "num_heads": HEADS, "causal": False, "weights": random_weights(), "x": x},
     "isolated_heads": {"d_model": D_MODEL, "num_heads": HEADS, "causal": True, "weights": isolating_weights(),
                        "x": x},
-    "indivisible": [10, 3],
+    "indivisible": [12, 5],  # the notebook checks (10, 3)
 }
 WHAT = f"MultiHeadAttention({D_MODEL}, {HEADS})"
 
 
 @pytest.mark.weight(3)
 def test_output_matches_reference_with_shared_weights(student, reference):
+    """Contract: concatenates heads in the same order before `out_proj`"""
     expect_close(student["causal_with_gradients"]["out"], reference["causal_with_gradients"]["out"],
                  f"{WHAT} output (causal)", atol=1e-4)
     expect_close(student["not_causal"]["out"], reference["not_causal"]["out"], f"{WHAT} output (causal=False)",
@@ -50,6 +54,7 @@ def test_output_matches_reference_with_shared_weights(student, reference):
 
 @pytest.mark.weight(2)
 def test_gradients_match_reference(student, reference):
+    """Contract: `q_proj`, `k_proj`, `v_proj`, `out_proj` = `Dense(d_model, d_model)`"""
     mine, expected = student["causal_with_gradients"], reference["causal_with_gradients"]
     expect_close(mine["x_grad"], expected["x_grad"], f"{WHAT}: gradient of the input", atol=1e-4)
     for name, grad in expected["grads"].items():
@@ -57,8 +62,11 @@ def test_gradients_match_reference(student, reference):
 
 
 @pytest.mark.weight(2)
-def test_changing_future_tokens_never_changes_earlier_outputs(student):
+def test_changing_future_tokens_never_changes_earlier_outputs(student, reference):
+    """Contract: `MultiHeadAttention(d_model, num_heads, causal=True)`"""
     before = np.asarray(student["causal_with_gradients"]["out"])
+    expect_close(before, reference["causal_with_gradients"]["out"], f"{WHAT} output (causality is checked on a "
+                 "layer whose output is right)", atol=1e-4)
     after = np.asarray(student["future_changed"]["out"])
     expect_close(after[:, :FUTURE], before[:, :FUTURE],
                  f"outputs at positions < {FUTURE} after changing the input at positions >= {FUTURE} "
@@ -66,6 +74,7 @@ def test_changing_future_tokens_never_changes_earlier_outputs(student):
 
 
 def test_last_attention_keeps_one_causal_map_per_head(student, reference):
+    """Contract: keeps `last_attention` (B, H, T, T) as NumPy"""
     mine = student["causal_with_gradients"]["last_attention"]
     expect_equal(np.shape(mine), (B, HEADS, T, T), "shape of last_attention (B, H, T, T)")
     expect_close(mine, reference["causal_with_gradients"]["last_attention"], "last_attention", atol=1e-5)
@@ -73,6 +82,7 @@ def test_last_attention_keeps_one_causal_map_per_head(student, reference):
 
 @pytest.mark.weight(2)
 def test_head_h_uses_columns_h_of_each_projection_and_concatenates_in_order(student):
+    """Contract: head h uses columns h*Dh:(h+1)*Dh of each projection"""
     attention = np.asarray(student["isolated_heads"]["last_attention"])  # (B, H, T, T)
     expect_equal(attention.shape, (B, HEADS, T, T), "shape of last_attention")
     uniform = np.tril(np.ones((T, T))) / np.arange(1, T + 1)[:, None]
@@ -87,5 +97,8 @@ def test_head_h_uses_columns_h_of_each_projection_and_concatenates_in_order(stud
                      f"output columns {columns.start}:{columns.stop} (head {h}'s weights @ head {h}'s values)")
 
 
-def test_d_model_not_divisible_by_heads_raises_value_error(student):
-    expect_raised(student["indivisible_heads"], "ValueError", "MultiHeadAttention(10, 3)")
+def test_d_model_not_divisible_by_heads_raises_value_error(student, reference):
+    """Contract: `ValueError` if d_model % num_heads != 0"""
+    expect_close(student["not_causal"]["out"], reference["not_causal"]["out"], f"{WHAT} output (raising for "
+                 "d_model % num_heads != 0 counts only if valid sizes work)", atol=1e-4)
+    expect_raised(student["indivisible_heads"], "ValueError", "MultiHeadAttention(12, 5)")

@@ -1,7 +1,9 @@
 """Hidden tests for LanguageModelTrainer, driven with a recording bigram model and SGD optimizer.
 
 The stand-ins (course/grading/probes/trainer.py) record each batch the model sees and, at every optimizer
-step, the learning rate and the gradients, so that zero_grad, clipping and schedules show.
+step, the learning rate and the gradients, so that zero_grad, clipping and schedules show. The optimizer
+is tinytorch's own SGD (recording), so any of its public methods may be used. Every test names the
+sentence of docs/API.md it checks (`Contract:` in its docstring).
 """
 
 import numpy as np
@@ -59,6 +61,7 @@ def _global_norm(grads) -> float:
 
 @pytest.mark.weight(2)
 def test_train_step_returns_the_loss_before_the_step(student, reference):
+    """Contract: returns the loss before the step"""
     losses = student["steps"]["losses"]
     expect_equal(len(losses), len(BATCHES), "number of losses from train_step calls")
     first, _ = bigram_loss_and_grads(TABLE, BIAS, BATCHES[0])
@@ -68,6 +71,7 @@ def test_train_step_returns_the_loss_before_the_step(student, reference):
 
 @pytest.mark.weight(2)
 def test_gradients_are_zeroed_before_each_backward(student, reference):
+    """Contract: `train_step(batch) -> float` (zero grads, forward, loss, backward"""
     grads = student["steps"]["grads"]
     expect_equal(len(grads), len(BATCHES), "number of optimizer.step() calls in three train_step calls")
     _, first = bigram_loss_and_grads(TABLE, BIAS, BATCHES[0])
@@ -80,6 +84,7 @@ def test_gradients_are_zeroed_before_each_backward(student, reference):
 
 
 def test_parameters_change_as_the_optimizer_says(student, reference):
+    """Contract: optimizer step"""
     for name, mine, expected in zip(("table", "bias"), student["steps"]["params"], reference["steps"]["params"],
                                     strict=True):
         expect_close(mine, expected, f"the model's {name} after three train_step calls with SGD(lr=0.1)", atol=1e-5)
@@ -87,6 +92,7 @@ def test_parameters_change_as_the_optimizer_says(student, reference):
 
 @pytest.mark.weight(2)
 def test_clip_norm_scales_the_global_gradient_norm(student, reference):
+    """Contract: clip the global grad norm if `clip_norm`"""
     clipped = student["clipped_steps"]["grads"]
     expect_equal(len(clipped), len(BATCHES), "number of optimizer.step() calls")
     for step, (mine, expected) in enumerate(zip(clipped, reference["clipped_steps"]["grads"], strict=True)):
@@ -99,7 +105,9 @@ def test_clip_norm_scales_the_global_gradient_norm(student, reference):
                          "parameters together, not per parameter)", atol=1e-6)
 
 
-def test_no_clipping_without_clip_norm(student):
+def test_no_clipping_without_clip_norm(student, reference):
+    """Contract: `LanguageModelTrainer(model, optimizer, loss_fn, clip_norm=None)`"""
+    expect_close(student["steps"]["losses"], reference["steps"]["losses"], "losses of three train_step calls")
     _, first = bigram_loss_and_grads(TABLE, BIAS, BATCHES[0])
     expect(_global_norm(first) > 10 * CLIP, "test setup: the unclipped gradient should be large")
     expect_close(_global_norm(student["steps"]["grads"][0]), _global_norm(first),
@@ -108,6 +116,7 @@ def test_no_clipping_without_clip_norm(student):
 
 @pytest.mark.weight(2)
 def test_fit_returns_one_loss_per_step_and_keeps_history(student, reference):
+    """Contract: `history` keeps all losses."""
     result = student["fit"]
     expect_equal(len(result["losses"]), NUM_STEPS, f"number of losses returned by fit(num_steps={NUM_STEPS})")
     expect_close(result["losses"], reference["fit"]["losses"], "losses returned by fit")
@@ -116,6 +125,8 @@ def test_fit_returns_one_loss_per_step_and_keeps_history(student, reference):
 
 @pytest.mark.weight(2)
 def test_fit_trains_on_random_windows_of_block_size_drawn_with_the_seed(student):
+    """Contract: makes one `rng = np.random.default_rng(seed)` and draws each step's batch with one call
+    `tinytorch.data.random_windows(tokens, batch_size, block_size, rng)`"""
     batches = student["fit"]["batches"]
     expect_equal(len(batches), NUM_STEPS, "number of batches the model saw during fit")
     windows = np.random.default_rng(SEED)
@@ -132,6 +143,9 @@ def test_fit_trains_on_random_windows_of_block_size_drawn_with_the_seed(student)
            "fit with seed 11 and seed 12 drew the same windows: the seed is not used")
 
 
-def test_fit_sets_the_learning_rate_from_the_schedule_at_each_step(student):
+def test_fit_sets_the_learning_rate_from_the_schedule_at_each_step(student, reference):
+    """Contract: sets `optimizer.lr = lr_schedule(step)` for step = 0, 1, ... when given"""
+    expect_close(student["fit"]["losses"], reference["fit"]["losses"], "losses returned by fit (the schedule counts "
+                 "only when fit trains)")
     expect_close(student["fit"]["lrs"], SCHEDULE[:NUM_STEPS],
                  "optimizer.lr at each step of fit(..., lr_schedule) (lr_schedule(step) for step = 0, 1, ...)")

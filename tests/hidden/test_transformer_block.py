@@ -2,7 +2,8 @@
 
 The stand-ins (course/grading/probes/standins.py) replace the student's MultiHeadAttention and LayerNorm
 while the block is built: LayerNorm becomes gamma * x + beta, attention a causal running mean times
-a matrix. A bug in those parts is graded in their own suites, not here.
+a matrix. A bug in those parts is graded in their own suites, not here. Every test names the sentence of
+docs/API.md it checks (`Contract:` in its docstring).
 """
 
 import math
@@ -10,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.hidden._checks import expect_close, expect_equal
+from tests.hidden._checks import expect, expect_close, expect_equal
 
 D_MODEL, HEADS, D_FF, B, T = 8, 2, 12, 2, 5
 rng = np.random.default_rng(51)
@@ -35,6 +36,7 @@ def _config(d_ff: int, weights: dict, x: np.ndarray) -> dict:
 
 x = rng.normal(size=(B, T, D_MODEL)).astype(np.float32)  # (B, T, D)
 zero = np.zeros
+P = 0.5  # the dropout probability of the dropout cases
 REQUEST = {
     "wiring": _config(D_FF, block_weights(D_FF), x),
     "zeroed_sublayers": _config(D_FF, block_weights(D_FF, **{"attn.weight": zero((D_MODEL, D_MODEL)),
@@ -45,6 +47,11 @@ REQUEST = {
         "ln2.gamma": np.ones(D_MODEL), "ln2.beta": zero(D_MODEL), "fc1.weight": np.eye(D_MODEL),
         "fc1.bias": zero(D_MODEL), "fc2.weight": np.eye(D_MODEL), "fc2.bias": zero(D_MODEL)}),
         np.linspace(-4, 4, B * T * D_MODEL).reshape(B, T, D_MODEL).astype(np.float32)),
+    "dropout": {"d_model": D_MODEL, "num_heads": HEADS, "d_ff": D_FF, "p": P, "seed": 5, "x": x, "weights": {
+        "attention_only": block_weights(D_FF, **{"fc2.weight": zero((D_FF, D_MODEL)), "fc2.bias": zero(D_MODEL)}),
+        "mlp_only": block_weights(D_FF, **{"attn.weight": zero((D_MODEL, D_MODEL))}),
+        "neither": block_weights(D_FF, **{"attn.weight": zero((D_MODEL, D_MODEL)), "fc2.weight": zero((D_FF, D_MODEL)),
+                                          "fc2.bias": zero(D_MODEL)})}},
     "sizes": [D_MODEL, HEADS],
     "given_d_ff": D_FF,
 }
@@ -64,14 +71,21 @@ def expected_block(config):
     return y + hidden @ w["fc2.weight"] + w["fc2.bias"]
 
 
+def _wiring_is_right(student, why: str = "") -> None:
+    expect_close(student["wiring"]["out"], expected_block(REQUEST["wiring"]),
+                 f"block output; expected x + attn(ln1(x)), then + fc2(gelu(fc1(ln2(.)))){why}", atol=1e-4)
+
+
 @pytest.mark.weight(3)
 def test_output_follows_the_pre_norm_residual_formula(student):
-    expect_close(student["wiring"]["out"], expected_block(REQUEST["wiring"]),
-                 "block output; expected x + attn(ln1(x)), then + fc2(gelu(fc1(ln2(.))))", atol=1e-4)
+    """Contract: pre-norm: `x = x + drop(attn(ln1(x)))`, then `x = x + drop(fc2(gelu(fc1(ln2(x)))))`"""
+    _wiring_is_right(student)
 
 
 @pytest.mark.weight(2)
 def test_zeroed_sublayers_leave_the_residual_stream_unchanged(student):
+    """Contract: pre-norm: `x = x + drop(attn(ln1(x)))`, then `x = x + drop(fc2(gelu(fc1(ln2(x)))))`"""
+    _wiring_is_right(student)
     expect_close(student["zeroed_sublayers"]["out"], x,
                  "block output when attention and fc2 output zero (pre-norm: the input passes through "
                  "the residual connections untouched, the layer norms only feed the sublayers)", atol=1e-5)
@@ -79,6 +93,7 @@ def test_zeroed_sublayers_leave_the_residual_stream_unchanged(student):
 
 @pytest.mark.weight(2)
 def test_mlp_uses_the_tanh_gelu(student):
+    """Contract: with the tanh GELU"""
     u = REQUEST["mlp_only"]["x"].astype(np.float64)
     expect_close(student["mlp_only"]["out"], u + gelu_tanh(u),
                  "x + fc2(gelu(fc1(x))) with fc1 = fc2 = identity (expected the tanh-approximation GELU)",
@@ -87,6 +102,8 @@ def test_mlp_uses_the_tanh_gelu(student):
 
 @pytest.mark.weight(2)
 def test_gradients_match_reference(student, reference):
+    """Contract: `ln1`, `attn` (causal `MultiHeadAttention`), `ln2`, `fc1` = `Dense(d_model, d_ff)`,
+    `fc2` = `Dense(d_ff, d_model)`"""
     mine, expected = student["wiring"], reference["wiring"]
     expect_close(mine["x_grad"], expected["x_grad"], "gradient of the block's input", atol=1e-4)
     for name, grad in expected["grads"].items():
@@ -94,7 +111,28 @@ def test_gradients_match_reference(student, reference):
 
 
 def test_d_ff_defaults_to_four_times_d_model(student):
+    """Contract: `TransformerBlock(d_model, num_heads, d_ff=None, dropout=0.0)`, d_ff defaults to 4 * d_model"""
+    _wiring_is_right(student)
     expect_equal(student["default_d_ff"], {"fc1": [D_MODEL, 4 * D_MODEL], "fc2": [4 * D_MODEL, D_MODEL]},
                  f"shapes of fc1.weight and fc2.weight in TransformerBlock({D_MODEL}, {HEADS})")
     expect_equal(student["given_d_ff"], {"fc1": [D_MODEL, D_FF], "fc2": [D_FF, D_MODEL]},
                  f"shapes of fc1.weight and fc2.weight with d_ff={D_FF}")
+
+
+@pytest.mark.weight(2)
+def test_dropout_drops_each_sublayer_output_in_training_mode_only(student):
+    """Contract: `drop` = `Dropout(dropout)` on each sublayer's output, active in training mode only"""
+    results, config = student["dropout"], REQUEST["dropout"]
+    what = f"TransformerBlock(..., dropout={P})"
+    for name, result in results.items():
+        expected = expected_block({**config, "weights": config["weights"][name]})
+        expect_close(result["eval"], expected, f"{what} in eval mode ({name}): dropout is off", atol=1e-4)
+    expect_close(results["neither"]["train"], x, f"{what} in training mode with both sublayers silenced: dropout "
+                 "acts on the sublayer outputs, never on the residual stream", atol=1e-5)
+    for name in ("attention_only", "mlp_only"):
+        train, kept = np.asarray(results[name]["train"]) - x, np.asarray(results[name]["eval"]) - x
+        dropped = np.isclose(train, 0, atol=1e-6)
+        expect(0.2 < dropped.mean() < 0.8, f"{what} in training mode ({name}): {dropped.mean():.0%} of the "
+               f"sublayer's output entries were dropped; expected about {P:.0%}")
+        expect_close(train[~dropped], kept[~dropped] / (1 - P), f"{what} in training mode ({name}): the kept "
+                     "entries of the sublayer's output, scaled by 1 / (1 - p) as Dropout does", atol=1e-4)

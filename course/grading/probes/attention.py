@@ -12,10 +12,13 @@ from .standins import reference_causal_mask
 SELF_ATTENTION_WEIGHTS = [f"{p}.{kind}" for p in ("q_proj", "k_proj", "v_proj") for kind in ("weight", "bias")]
 
 
-def _attend(ns: dict, case: dict) -> dict[str, Any]:
-    """Run the student's attention on q, k, v (and mask), backpropagate `upstream` into q, k, v."""
+def _attend(ns: dict, case: dict, mask_as_tensor: bool = False) -> dict[str, Any]:
+    """Run the student's attention on q, k, v (and mask, as a bool array or a bool Tensor), backpropagate
+    `upstream` into q, k, v."""
     q, k, v = (Tensor(case[name], requires_grad=True) for name in ("q", "k", "v"))
     mask = case.get("mask")
+    if mask_as_tensor:
+        mask = Tensor(mask)  # a bool Tensor
     out, weights = need(ns, "scaled_dot_product_attention")(q, k, v, mask=mask)
     result = {"out": array(out), "weights": array(weights)}
     if "upstream" in case:
@@ -34,6 +37,10 @@ def scaled_case(ns: dict, request: dict) -> dict[str, Any]:
 
 def masked_batch(ns: dict, request: dict) -> dict[str, Any]:
     return _attend(ns, request["masked_batch"])
+
+
+def tensor_mask(ns: dict, request: dict) -> dict[str, Any]:
+    return _attend(ns, request["masked_batch"], mask_as_tensor=True)
 
 
 def _self_attention(ns: dict, request: dict, causal: bool) -> dict[str, Any]:
@@ -65,6 +72,7 @@ CASES = {
     "hand_case": hand_case,
     "scaled_case": scaled_case,
     "masked_batch": masked_batch,
+    "tensor_mask": tensor_mask,
     "self_attention_plain": self_attention_plain,
     "self_attention_causal": self_attention_causal,
 }

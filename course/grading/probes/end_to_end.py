@@ -1,7 +1,8 @@
 """Probe for the end-to-end check: the student's TinyGPT trained by a known-good loop.
 
 The loop uses tinytorch's AdamW and cross-entropy with the shift written here, not the student's
-loss or trainer, so only the model is under test. Returns the logits on held-out windows; the
+loss or trainer, so only the model is under test. Returns the logits on held-out windows and on the same
+windows with their second half replaced (so the trusted test sees whether the model looks ahead); the
 trusted test computes the held-out loss from them.
 """
 
@@ -41,7 +42,8 @@ def train_and_evaluate(ns: dict, request: dict) -> dict[str, Any]:
     model.eval()
     with tt.no_grad():
         held_out = array(model(np.asarray(config["held_out_windows"])))  # (N, T, V)
-    return {"train_losses": losses, "held_out_logits": held_out}
+        future_changed = array(model(np.asarray(config["future_changed_windows"])))  # (N, T, V)
+    return {"train_losses": losses, "held_out_logits": held_out, "future_changed_logits": future_changed}
 
 
 CASES = {"train_and_evaluate": train_and_evaluate}

@@ -18,12 +18,19 @@ from .common import need
 
 
 class StandInTokenizer:
-    """Characters in the given order: id i is chars[i]."""
+    """Characters in the given order: id i is chars[i]. CharTokenizer's whole public interface."""
 
-    def __init__(self, chars: str):
+    def __init__(self, chars: str, unk_token: str | None = None):
+        self.unk_token = unk_token
         self.itos = list(chars)
         self.stoi = {ch: i for i, ch in enumerate(self.itos)}
-        self.vocab_size = len(self.itos)
+
+    def fit(self, text: str) -> StandInTokenizer:
+        return self  # the vocabulary is fixed by the script
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
 
     def encode(self, text: str) -> list[int]:
         return [self.stoi[ch] for ch in text]

@@ -24,12 +24,14 @@ def forward(ns: dict, request: dict) -> np.ndarray:
 
 
 def too_long(ns: dict, request: dict) -> dict[str, Any]:
+    """The error for T > max_len, and what the same encoding returns for a valid x."""
     encoding = _encoding(ns, request)
-    return outcome(lambda: encoding(Tensor(request["x_too_long"])))
+    return {**outcome(lambda: encoding(Tensor(request["x_too_long"]))), "valid": array(encoding(Tensor(request["x"])))}
 
 
-def parameter_count(ns: dict, request: dict) -> int:
-    return len(list(_encoding(ns, request).parameters()))
+def parameter_count(ns: dict, request: dict) -> dict[str, Any]:
+    encoding = _encoding(ns, request)
+    return {"count": len(list(encoding.parameters())), "table": array(encoding.pe)}
 
 
 CASES = {"table": table, "forward": forward, "too_long": too_long, "parameter_count": parameter_count}

@@ -42,6 +42,7 @@ class StandInLayerNorm(nn.Module):
 
     def __init__(self, d_model: int, eps: float = 1e-5):
         super().__init__()
+        self.eps = eps
         self.gamma = nn.Parameter(np.ones(d_model, dtype=np.float32))
         self.beta = nn.Parameter(np.zeros(d_model, dtype=np.float32))
 
@@ -50,21 +51,33 @@ class StandInLayerNorm(nn.Module):
 
 
 class StandInAttention(nn.Module):
-    """A causal linear mixing: causal_running_mean(x) @ weight. (B, T, D) -> (B, T, D)."""
+    """A causal linear mixing: causal_running_mean(x) @ weight. (B, T, D) -> (B, T, D).
+
+    Keeps MultiHeadAttention's plain attributes: num_heads, head_dim, causal, last_attention (B, H, T, T).
+    """
 
     def __init__(self, d_model: int, num_heads: int, causal: bool = True):
         super().__init__()
+        self.num_heads, self.head_dim, self.causal = num_heads, d_model // num_heads, causal
         self.weight = nn.Parameter(np.eye(d_model, dtype=np.float32))
+        self.last_attention: np.ndarray | None = None
 
     def forward(self, x: Tensor) -> Tensor:
+        batch, seq_len = x.shape[0], x.shape[-2]
+        averaging = np.tril(np.ones((seq_len, seq_len))) / np.arange(1, seq_len + 1)[:, None]  # (T, T)
+        self.last_attention = np.broadcast_to(averaging, (batch, self.num_heads, seq_len, seq_len)).copy()
         return causal_running_mean(x) @ self.weight
 
 
 class StandInBlock(nn.Module):
-    """x + tanh(causal_running_mean(x) @ weight): a causal block with one (D, D) parameter."""
+    """x + tanh(causal_running_mean(x) @ weight): a causal block with one (D, D) parameter.
+
+    `received` records the constructor's arguments, so that the TinyGPT suite sees what was passed on.
+    """
 
     def __init__(self, d_model: int, num_heads: int, d_ff: int | None = None, dropout: float = 0.0):
         super().__init__()
+        self.received = {"d_model": d_model, "num_heads": num_heads, "d_ff": d_ff, "dropout": dropout}
         self.weight = nn.Parameter(np.eye(d_model, dtype=np.float32))
 
     def forward(self, x: Tensor) -> Tensor:

@@ -16,11 +16,11 @@ from .common import array, backward_with, gradients, load_weights, need, outcome
 from .standins import MODEL_STAND_INS, StandInBlock, StandInLayerNorm, StandInPositionalEncoding
 
 
-def _model(ns: dict, config: dict) -> Any:
+def _model(ns: dict, config: dict, **options: Any) -> Any:
     sizes = config["sizes"]
     with swapped(ns, **MODEL_STAND_INS):
         model = need(ns, "TinyGPT")(sizes["vocab_size"], sizes["d_model"], sizes["num_heads"],
-                                    sizes["num_layers"], sizes["max_len"])
+                                    sizes["num_layers"], sizes["max_len"], **options)
     namespace = "from the notebook's namespace"
     require_instance(getattr(model, "positional_encoding", None), StandInPositionalEncoding,
                      "TinyGPT.positional_encoding", f"PositionalEncoding(max_len, d_model) {namespace}")
@@ -53,14 +53,25 @@ def future_changed(ns: dict, request: dict) -> np.ndarray:
 
 
 def too_long(ns: dict, request: dict) -> dict[str, Any]:
+    """The error for T > max_len, and the same model's logits for valid ids."""
     config = request["model"]
     model = _model(ns, config)
-    return outcome(lambda: model(np.asarray(config["ids_too_long"])))
+    return {**outcome(lambda: model(np.asarray(config["ids_too_long"]))),
+            "valid": array(model(np.asarray(config["ids"])))}
+
+
+def options(ns: dict, request: dict) -> dict[str, Any]:
+    """TinyGPT built with d_ff and dropout: what each block was given, and the logits (dropout off in eval)."""
+    config = request["model"]
+    model = _model(ns, config, **request["options"])
+    return {"received": [block.received for block in model.blocks],
+            "logits": array(model.eval()(np.asarray(config["ids"])))}
 
 
 def sizes(ns: dict, request: dict) -> dict[str, Any]:
     model = _model(ns, request["model"])
     return {
+        "logits": array(model(np.asarray(request["model"]["ids"]))),
         "num_parameters": int(model.num_parameters()),
         "vocab_size": getattr(model, "vocab_size", None),
         "max_len": getattr(model, "max_len", None),
@@ -72,5 +83,6 @@ CASES = {
     "logits_from_tensor_ids": logits_from_tensor_ids,
     "future_changed": future_changed,
     "too_long": too_long,
+    "options": options,
     "sizes": sizes,
 }

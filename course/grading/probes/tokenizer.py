@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .common import need, outcome
 
 
@@ -28,12 +30,15 @@ def vocabulary(ns: dict, request: dict) -> dict[str, Any]:
 def encode_decode(ns: dict, request: dict) -> dict[str, Any]:
     tokenizer = _fitted(ns, request["text"])
     ids = [int(i) for i in tokenizer.encode(request["sample"])]
-    return {"ids": ids, "decoded": str(tokenizer.decode(ids)), "decoded_given": str(tokenizer.decode(request["ids"]))}
+    return {"ids": ids, "decoded": str(tokenizer.decode(ids)), "decoded_given": str(tokenizer.decode(request["ids"])),
+            "decoded_array": str(tokenizer.decode(np.asarray(request["ids"], dtype=np.int64)))}
 
 
 def unknown_character(ns: dict, request: dict) -> dict[str, Any]:
+    """The error on an unknown character, and what the same tokenizer makes of a valid text."""
     tokenizer = _fitted(ns, request["text"])
-    return outcome(lambda: tokenizer.encode(request["unknown_sample"]))
+    return {**outcome(lambda: tokenizer.encode(request["unknown_sample"])),
+            "valid_ids": [int(i) for i in tokenizer.encode(request["sample"])]}
 
 
 def with_unk_token(ns: dict, request: dict) -> dict[str, Any]:
@@ -46,8 +51,11 @@ def with_unk_token(ns: dict, request: dict) -> dict[str, Any]:
 
 
 def encode_before_fit(ns: dict, request: dict) -> dict[str, Any]:
+    """The error of encode before fit, and what the same tokenizer encodes once fitted."""
     tokenizer = need(ns, "CharTokenizer")()
-    return outcome(lambda: tokenizer.encode(request["sample"]))
+    result = outcome(lambda: tokenizer.encode(request["sample"]))
+    tokenizer.fit(request["text"])
+    return {**result, "valid_ids": [int(i) for i in tokenizer.encode(request["sample"])]}
 
 
 CASES = {

@@ -12,18 +12,22 @@ from typing import Any
 import numpy as np
 
 import tinytorch.functional as F
-from tinytorch import Tensor, nn
+from tinytorch import Tensor, nn, optim
 
 from .common import array, need, number
 
 
 class RecordingBigram(nn.Module):
-    """logits[b, t] = table[ids[b, t]] + bias; remembers every batch it is given. ids (B, T) -> (B, T, V)."""
+    """logits[b, t] = table[ids[b, t]] + bias; remembers every batch it is given. ids (B, T) -> (B, T, V).
 
-    def __init__(self, table: np.ndarray, bias: np.ndarray):
+    An nn.Module with TinyGPT's public attributes (vocab_size, max_len), so a trainer may use any of them.
+    """
+
+    def __init__(self, table: np.ndarray, bias: np.ndarray, max_len: int = 1024):
         super().__init__()
         self.table = nn.Parameter(np.array(table, dtype=np.float32))  # (V, V)
         self.bias = nn.Parameter(np.array(bias, dtype=np.float32))  # (V,)
+        self.vocab_size, self.max_len = self.table.shape[1], max_len
         self.batches: list[np.ndarray] = []
 
     def forward(self, ids: Any) -> Tensor:
@@ -38,24 +42,18 @@ def shifted_cross_entropy(logits: Tensor, ids: Any) -> Tensor:
     return F.cross_entropy(logits[:, :-1], ids[:, 1:])
 
 
-class RecordingSGD:
-    """Plain SGD that records, at every step, the learning rate and the gradients it was given."""
+class RecordingSGD(optim.SGD):
+    """tinytorch's own SGD (so every public method and attribute is there: parameters(), param_groups, lr,
+    state, zero_grad(), step()), recording at every step the learning rate and the gradients it was given."""
 
-    def __init__(self, params: list[Tensor], lr: float):
-        self.params = list(params)
-        self.lr = lr
+    def __init__(self, params: Any, lr: float, momentum: float = 0.0):
+        super().__init__(params, lr, momentum)
         self.steps: list[dict[str, Any]] = []
 
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.zero_grad()
-
     def step(self) -> None:
-        grads = [None if p.grad is None else np.array(p.grad) for p in self.params]
+        grads = [None if p.grad is None else np.array(p.grad) for p in self.parameters()]
         self.steps.append({"lr": float(self.lr), "grads": grads})
-        for p, grad in zip(self.params, grads, strict=True):
-            if grad is not None:
-                p.data -= np.float32(self.lr) * grad.astype(np.float32)
+        super().step()
 
 
 def run_trainer(trainer_class: type, config: dict) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import tinytorch as tt
 from tinytorch import Tensor
 
 from .common import array, backward_with, gradients, load_weights, need, require_instance, swapped
@@ -54,6 +55,21 @@ def mlp_only(ns: dict, request: dict) -> dict[str, Any]:
     return _forward(ns, request["mlp_only"], with_gradients=False)
 
 
+def dropout(ns: dict, request: dict) -> dict[str, Any]:
+    """A block built with dropout p: for each set of weights, its output in training mode (one seeded draw)
+    and in eval mode."""
+    config = request["dropout"]
+    results = {}
+    for name, weights in config["weights"].items():
+        tt.manual_seed(config["seed"])
+        block = _block(ns, config["d_model"], config["num_heads"], d_ff=config["d_ff"], dropout=config["p"])
+        load_weights(block, weights)
+        x = Tensor(config["x"])  # (B, T, D)
+        train = array(block.train()(x))
+        results[name] = {"train": train, "eval": array(block.eval()(x))}
+    return results
+
+
 def _mlp_shapes(block: Any) -> dict[str, list[int]]:
     return {name: list(array(getattr(block, name).weight).shape) for name in ("fc1", "fc2")}
 
@@ -72,6 +88,7 @@ CASES = {
     "wiring": wiring,
     "zeroed_sublayers": zeroed_sublayers,
     "mlp_only": mlp_only,
+    "dropout": dropout,
     "default_d_ff": default_d_ff,
     "given_d_ff": given_d_ff,
 }

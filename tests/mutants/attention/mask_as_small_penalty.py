@@ -2,7 +2,7 @@
 
 import numpy as np
 
-BREAKS = ("attention",)
+BREAKS = ("attention", "end_to_end")  # the trained model looks ahead: end_to_end's causality check fails
 
 
 def scaled_dot_product_attention(q, k, v, mask=None):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-BREAKS = ("causal_mask",)
+BREAKS = ("causal_mask", "end_to_end")  # the trained model looks ahead: end_to_end's causality check fails
 
 
 def causal_mask(seq_len):

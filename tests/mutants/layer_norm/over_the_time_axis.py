@@ -4,7 +4,7 @@ import numpy as np
 
 from tinytorch import nn
 
-BREAKS = ("layer_norm",)
+BREAKS = ("layer_norm", "end_to_end")  # the trained model looks ahead: end_to_end's causality check fails
 
 
 class LayerNorm(nn.Module):

@@ -2,7 +2,7 @@
 
 from tinytorch import nn
 
-BREAKS = ("multi_head_attention",)
+BREAKS = ("multi_head_attention", "end_to_end")  # the trained model looks ahead: end_to_end's causality check fails
 
 
 class MultiHeadAttention(nn.Module):

@@ -1,0 +1,36 @@
+"""CharTokenizer.decode tests `if not ids`, which raises for a 1-D integer NumPy array of several ids."""
+
+BREAKS = ("tokenizer",)
+
+
+class CharTokenizer:
+    def __init__(self, unk_token=None):
+        self.unk_token = unk_token
+        self.stoi, self.itos = {}, []
+
+    def fit(self, text):
+        self.itos = sorted(set(text) | ({self.unk_token} if self.unk_token is not None else set()))
+        self.stoi = {ch: i for i, ch in enumerate(self.itos)}
+        return self
+
+    @property
+    def vocab_size(self):
+        return len(self.itos)
+
+    def encode(self, text):
+        if not self.stoi:
+            raise RuntimeError("call fit(text) before encode")
+        ids = []
+        for position, ch in enumerate(text):
+            if ch in self.stoi:
+                ids.append(self.stoi[ch])
+            elif self.unk_token is not None:
+                ids.append(self.stoi[self.unk_token])
+            else:
+                raise ValueError(f"unknown character {ch!r} at position {position}")
+        return ids
+
+    def decode(self, ids):
+        if not ids:
+            return ""
+        return "".join(self.itos[i] for i in ids)
