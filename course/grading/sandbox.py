@@ -331,7 +331,6 @@ def _run_probe(notebook: Path, component: str, request: dict[str, Any], limits: 
     if not (probes / f"{component}.py").is_file():
         known = sorted(path.stem for path in probes.glob("*.py") if not path.stem.startswith("_"))
         raise ValueError(f"no probe module {component}.py in {probes}; expected one of {known}")
-    started = time.monotonic()
     run = ProbeRun(component)
     try:
         info = notebook.stat()
@@ -343,10 +342,11 @@ def _run_probe(notebook: Path, component: str, request: dict[str, Any], limits: 
     key = (str(notebook.resolve()), info.st_mtime_ns, info.st_size, str(probes.resolve()),
            tuple(sorted(map(str, hide))), namespace_prefix())
     session = _session(key, definitions.statements, probes, hide)
+    started = time.monotonic()  # the run itself, not the server's start (once per submission)
     run.protections = protections_for(limits, session.prefix is not None, session.uid)
     with session.lock:
         if session.loading_timeout is not None:  # marked once: the definitions alone never finish
-            reply = {"timed_out": True, "cases": {}, "loaded": None}
+            reply = {"timed_out": True, "cases": {}}
         else:
             reply = session.run(component, request, limits)
             if reply.get("timed_out") and "loaded" not in reply:
