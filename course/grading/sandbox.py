@@ -187,7 +187,8 @@ class Session:
     def __init__(self, statements: list[str], probes: Path, hidden: list[Path]):
         self.prefix = namespace_prefix()
         self.uid = 200_000 + secrets.randbelow(800_000) if self.prefix and os.geteuid() == 0 else None
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # one component at a time; held while closing
+        self.closed = False
         self.loading_timeout: str | None = None  # set once the definitions alone ran out of time
         self.stage = Path(tempfile.mkdtemp(prefix="sandbox-"))
         lib = self.stage / "lib"
@@ -234,6 +235,7 @@ class Session:
         return self._receive(limits.seconds + SETUP_SECONDS)
 
     def close(self) -> None:
+        self.closed = True
         with contextlib.suppress(OSError):
             self.process.stdin.close()
         try:
@@ -260,7 +262,10 @@ def _session(key: tuple, statements: list[str], probes: Path, hidden: list[Path]
     """The running server for `key` (notebook, probes, hidden folders, isolation), started if needed."""
     with _SESSIONS_LOCK:
         session = _SESSIONS.pop(key, None)
-        if session is None or session.process.poll() is not None:
+        if session is not None and session.process.poll() is not None:
+            session.close()  # it ended (it cannot be made to by student code): start afresh
+            session = None
+        if session is None:
             session = Session(statements, probes, hidden)
         _SESSIONS[key] = session  # most recent last
         while len(_SESSIONS) > KEPT_SESSIONS:
@@ -341,19 +346,27 @@ def _run_probe(notebook: Path, component: str, request: dict[str, Any], limits: 
         return run
     key = (str(notebook.resolve()), info.st_mtime_ns, info.st_size, str(probes.resolve()),
            tuple(sorted(map(str, hide))), namespace_prefix())
-    session = _session(key, definitions.statements, probes, hide)
+    while True:
+        session = _session(key, definitions.statements, probes, hide)
+        session.lock.acquire()
+        if not session.closed:  # else another thread's submission evicted it meanwhile: start it again
+            break
+        session.lock.release()
     started = time.monotonic()  # the run itself, not the server's start (once per submission)
     run.protections = protections_for(limits, session.prefix is not None, session.uid)
-    with session.lock:
+    try:
         if session.loading_timeout is not None:  # marked once: the definitions alone never finish
             reply = {"timed_out": True, "cases": {}}
         else:
             reply = session.run(component, request, limits)
             if reply.get("timed_out") and "loaded" not in reply:
                 session.loading_timeout = component
-        if os.environ.get(PER_COMPONENT_VARIABLE):  # the old way, for bench/grading.py's baseline
-            with _SESSIONS_LOCK:
-                _SESSIONS.pop(key, None)
+    finally:
+        session.lock.release()
+    if os.environ.get(PER_COMPONENT_VARIABLE):  # the old way, for bench/grading.py's baseline
+        with _SESSIONS_LOCK:
+            _SESSIONS.pop(key, None)
+        with session.lock:
             session.close()
     if "setup_error" in reply:
         raise SandboxError(f"the grading sandbox could not be set up: {reply['setup_error']}")
