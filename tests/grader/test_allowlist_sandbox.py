@@ -9,6 +9,7 @@ score exactly what the untouched release scores, both ways, with the same protec
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,7 +23,9 @@ from tests.grader.unprivileged import REPO, grade, run_as
 RELEASE = REPO / "release" / "tinygpt" / "tinygpt.ipynb"
 REPORT_ATTACK = '''
 def attack():
-    return {"found": FOUND, "taken": TAKEN, "forged": FORGED}
+    homes = {folder: sorted(os.listdir(folder)) for folder in ("/root", "/home") if os.path.isdir(folder)}
+    pids = sorted(int(entry) for entry in os.listdir("/proc") if entry.isdigit())
+    return {"found": FOUND, "taken": TAKEN, "forged": FORGED, "homes": homes, "pids": pids}
 '''
 
 
@@ -78,6 +81,15 @@ def test_a_search_of_the_whole_file_system_finds_no_checkout_no_reference_no_hid
     assert found["folders"] > 20  # the search did walk the sandbox's whole tree
     assert found["solutions"] == found["hidden_tests"] == found["checkouts"] == []
     assert result["attack"]["attack"]["taken"] is None
+    on_the_way = [Path(sys.base_prefix).resolve(), REPO]  # homes show only the way to Python (pyenv, say)
+    for home, entries in result["attack"]["attack"]["homes"].items():
+        allowed = {path.relative_to(home).parts[0] for path in on_the_way if path.is_relative_to(home)}
+        assert set(entries) <= allowed, (home, entries)
+
+
+@pytest.mark.parametrize("mode", ["root", "unprivileged"])
+def test_proc_shows_only_the_components_own_processes(graded, mode):
+    assert graded[mode]["attacked.ipynb"]["attack"]["attack"]["pids"] == [1, 2]  # its supervisor and itself
 
 
 @pytest.mark.parametrize("mode", ["root", "unprivileged"])
