@@ -496,7 +496,10 @@ def supervise(relay: int, job: dict, session: dict, cases: dict) -> None:
             send(relay, {"loaded": problems})
             for name in cases:
                 token = secrets.token_hex(16).encode()
-                write_all(question_write, token + b" " + name.encode() + b"\n")
+                try:
+                    write_all(question_write, token + b" " + name.encode() + b"\n")
+                except BrokenPipeError:  # the student's code ended the worker (or closed its end)
+                    break
                 answer = expect(token + b" ")
                 if answer is None:
                     break

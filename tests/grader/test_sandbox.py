@@ -308,3 +308,11 @@ def attack():
     return [before, plt.__name__, mcolors.to_hex("red"), "matplotlib.pyplot" in sys.modules]
 '''
     assert attack(notebook, code).values["attack"] == [False, "matplotlib.pyplot", "#ff0000", True]
+
+
+def test_a_worker_that_forges_loaded_and_leaves_is_the_students_failure_not_the_sandboxs(notebook):
+    # "loaded" written ahead, then the pipe the questions come on closed and the worker gone: the
+    # supervisor's question finds nobody; that must read as an early exit, never as a broken sandbox.
+    code = "import os\nCLOSED = os.close(3)\nFORGED = os.write(4, b'loaded []\\n')\nEXIT = os._exit(0)\n"
+    run = attack(notebook, code)
+    assert run.status == "exited early" and run.missing == ["attack", "after"]
