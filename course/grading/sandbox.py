@@ -23,6 +23,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import secrets
 import select
 import shutil
@@ -160,12 +161,11 @@ def importable_paths() -> tuple[str, ...]:
         seen.add(key)
         base = Path(distribution.locate_file(""))
         for file in distribution.files or ():
-            if file.parts and file.parts[0] != "..":
+            if file.parts and file.parts[0] not in ("..", "__pycache__"):
                 paths.add(str(base / file.parts[0]))
         for requirement in distribution.requires or ():
             if "extra ==" not in requirement:
-                todo.append(requirement.split(";")[0].split("[")[0].split("(")[0].split()[0].split("=")[0]
-                            .split("<")[0].split(">")[0].split("!")[0].split("~")[0])
+                todo.append(re.match(r"[A-Za-z0-9._-]+", requirement).group())  # "pillow>=8; ..." -> pillow
     return tuple(sorted(path for path in paths if os.path.exists(path)))
 
 
@@ -176,9 +176,9 @@ def kept_paths() -> list[str]:
 
 
 def _child_environment() -> dict[str, str]:
+    """The server's whole environment (each worker adds HOME, TMPDIR and MPLCONFIGDIR: its work folder)."""
     threads = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/sandbox/work", "TMPDIR": "/sandbox/work",
-            "MPLCONFIGDIR": "/sandbox/work", "MPLBACKEND": "Agg", "TQDM_DISABLE": "1", **threads}
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "TQDM_DISABLE": "1", **threads}
 
 
 class Session:

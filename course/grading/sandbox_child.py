@@ -447,6 +447,7 @@ def supervise(relay: int, job: dict, session: dict, cases: dict) -> None:
                 os.dup2(source, target)  # via copies above 10: no target clobbers a source not yet moved
             os.closerange(5, 1 << 16)
             os.chdir(folder)
+            os.environ.update(HOME=folder, TMPDIR=folder, MPLCONFIGDIR=folder)
             work(3, 4, job, session, cases)
         except BaseException as error:  # the worker's own failure or a student who broke it: say how
             os.write(2, f"\n{describe(error)}\n".encode())
