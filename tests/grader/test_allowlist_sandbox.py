@@ -34,6 +34,7 @@ def second_checkout():
     """A world-readable copy of the repository (reference and hidden tests included) in /srv."""
     if shutil.which("unshare") is None:
         pytest.fail("unshare (util-linux) is not installed: the sandbox needs it")
+    Path("/srv").mkdir(exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="tinygpt-last-term-", dir="/srv"))
     shutil.copytree(REPO, folder / "tinygpt", ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__"))
     for path in [folder, *folder.rglob("*")]:
