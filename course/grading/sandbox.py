@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import importlib.util
 import json
 import os
 import re
@@ -30,7 +31,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -60,7 +60,7 @@ CHILD = Path(__file__).with_name("sandbox_child.py")
 UNSHARE = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
 HIDE_VARIABLE, LOG_VARIABLE = "COURSE_SANDBOX_HIDE", "COURSE_PROBE_LOG"
 PER_COMPONENT_VARIABLE = "COURSE_SANDBOX_PER_COMPONENT"  # set: a fresh server for every probe run (slower)
-IMPORTABLE = ("numpy", *DEFERRED_MODULES)  # the distributions (and their requirements) graded code may import
+IMPORTABLE = ("numpy", "tqdm", *DEFERRED_MODULES)  # distributions (and their requirements) graded code may import
 KEPT_SESSIONS = 2  # sandbox servers kept alive at once (one per submission being graded)
 SETUP_SECONDS = 60  # for the server to start (Python, numpy, tinytorch, the probes)
 
@@ -128,7 +128,7 @@ def protections_for(limits: Limits, isolated: bool, uid: int | None) -> list[str
         "answers only to the question being asked (a fresh token per case): nothing written ahead counts",
     ]
     if isolated:
-        active += ["allowlist root: read-only the interpreter, its standard library, numpy (and matplotlib, "
+        active += ["allowlist root: read-only the interpreter, its standard library, numpy, tqdm (and matplotlib, "
                    "loaded on first use), the system libraries they map, tinytorch and the probes; "
                    "nothing else of the machine exists",
                    f"work folder: a tmpfs of its own per component, at most {limits.disk_mb} MB",
@@ -170,8 +170,10 @@ def importable_paths() -> tuple[str, ...]:
 
 
 def kept_paths() -> list[str]:
-    """What the allowlist root shows besides the system libraries: the standard library and IMPORTABLE."""
-    stdlib = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib")}
+    """What the allowlist root shows besides the system libraries: the standard library (with its compiled
+    modules) and IMPORTABLE. (Not sysconfig's "platstdlib": in a virtual environment that is the
+    environment's own lib folder, every installed package included.)"""
+    stdlib = {os.path.dirname(os.__file__), os.path.dirname(importlib.util.find_spec("_json").origin)}
     return sorted({os.path.realpath(path) for path in (*stdlib, *importable_paths())})
 
 

@@ -316,3 +316,25 @@ def test_a_worker_that_forges_loaded_and_leaves_is_the_students_failure_not_the_
     code = "import os\nCLOSED = os.close(3)\nFORGED = os.write(4, b'loaded []\\n')\nEXIT = os._exit(0)\n"
     run = attack(notebook, code)
     assert run.status == "exited early" and run.missing == ["attack", "after"]
+
+
+def test_what_tinytorch_and_the_notebook_import_is_there_and_nothing_else(notebook):
+    code = '''
+import importlib
+from tinytorch.training import progress as progress_bar
+
+def attack():
+    found = {}
+    for name in ("tqdm", "pytest", "nbgrader", "course", "solutions", "IPython"):
+        try:
+            importlib.import_module(name)
+            found[name] = True
+        except ImportError:
+            found[name] = False
+    return [sum(progress_bar(range(4), desc="steps")), found]
+'''
+    total, found = attack(notebook, code).values["attack"]
+    assert total == 6
+    if ISOLATED:
+        assert found == {"tqdm": True, "pytest": False, "nbgrader": False, "course": False, "solutions": False,
+                         "IPython": False}
