@@ -1,38 +1,56 @@
 """Run a probe on a student's notebook in a separate, locked-down process and bring back plain data.
 
-Student code and hidden tests never share a process: a hidden test calls `run_probe`, which starts
-`sandbox_child.py` in a fresh temporary directory holding only the notebook's definitions, a copy of
-`tinytorch`, the probes (as the package `probes`) and the request. The child runs each case of
-`probes.<component>.CASES` and writes each result to disk at once; this side reads them back
-(JSON and `.npy` only, stamped with a per-run nonce, never unpickled), so patching numpy, the test
-helpers or the traceback printer, exiting early, or reading the test's frames gains nothing.
+Student code and hidden tests never share a process: a hidden test calls `run_probe`, which asks the
+submission's sandbox (`sandbox_child.py`, started on first use and kept for the submission's other
+components) to run each case of `probes.<component>.CASES` and hand back the answers (JSON and
+`.npy` bytes, never unpickled), so patching numpy, the test helpers or the traceback printer,
+exiting early, or reading the test's frames gains nothing.
 
-Isolation on Linux with `unshare`: new mount namespace (repository, course folder, home and temp
-folders hidden behind empty tmpfs mounts), new network and PID namespaces, a uid of its own (when
-run as root), rlimits, a process group killed as a whole on timeout, a scrubbed environment.
-Where `unshare` is not permitted, only the last three; `ProbeRun.protections` says which were active.
+Isolation on Linux with `unshare` (as root, or in a user namespace as any user): an allowlist root
+(only the interpreter, its standard library, the packages graded code may import, the system
+libraries they map, tinytorch and the probes, all read-only; the rest of the machine does not exist),
+no network, a PID namespace and a size-limited tmpfs work folder per component, no capabilities,
+an unprivileged uid of its own when run as root, rlimits, a wall clock, a scrubbed environment. One
+sandbox server per submission loads Python, numpy, tinytorch and the probes once and forks a fresh
+component from that clean state each time: nothing of one component's run reaches another's.
+Where `unshare` is not permitted, only the limits; `ProbeRun.protections` says which were active.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
+import importlib.util
 import json
 import os
 import re
 import secrets
+import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from course.grading.sandbox_child import decode, describe, encode, processes_of
+from course.grading.sandbox_child import (
+    DEFERRED_MODULES,
+    TAIL_CHARS,
+    Lines,
+    array_from_text,
+    array_to_text,
+    decode,
+    describe,
+    encode,
+    processes_of,
+    send,
+)
 from course.notebook import NotebookError, extract_definitions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,19 +58,24 @@ PROBES = Path(__file__).with_name("probes")
 TINYTORCH = REPO / "tinytorch"
 CHILD = Path(__file__).with_name("sandbox_child.py")
 UNSHARE = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
-TAIL_CHARS = 2000
 HIDE_VARIABLE, LOG_VARIABLE = "COURSE_SANDBOX_HIDE", "COURSE_PROBE_LOG"
+PER_COMPONENT_VARIABLE = "COURSE_SANDBOX_PER_COMPONENT"  # set: a fresh server for every probe run (slower)
+IMPORTABLE = ("numpy", "tqdm", *DEFERRED_MODULES)  # distributions (and their requirements) graded code may import
+KEPT_SESSIONS = 2  # sandbox servers kept alive at once (one per submission being graded)
+SETUP_SECONDS = 60  # for the server to start (Python, numpy, tinytorch, the probes)
 
 
 @dataclass
 class Limits:
-    """What one probe run may use: wall-clock and CPU seconds, address space and per-file MB, processes."""
+    """What one probe run may use: wall-clock and CPU seconds, address space, per-file and work-folder MB,
+    processes."""
 
     seconds: float = 60
     memory_mb: int = 2048
     cpu_seconds: int = 120
     file_mb: int = 32
     processes: int = 64
+    disk_mb: int = 64
 
 
 @dataclass
@@ -97,155 +120,186 @@ def namespace_prefix() -> tuple[str, ...] | None:
 def protections_for(limits: Limits, isolated: bool, uid: int | None) -> list[str]:
     active = [
         "separate process: student code never runs in the grading process",
-        f"own session and process group, killed as a whole after {limits.seconds:g} s",
+        f"own process group and wall clock: stopped after {limits.seconds:g} s",
         f"rlimits: {limits.cpu_seconds} s CPU, {limits.memory_mb} MB memory, {limits.file_mb} MB per file "
         f"(printing included), {limits.processes} processes",
         "scrubbed environment, one BLAS/OpenMP thread",
-        "fresh temporary directory with only the definitions, tinytorch, the probes and the request",
+        "a fresh process per component, forked from a server that never runs student code",
+        "answers only to the question being asked (a fresh token per case): nothing written ahead counts",
     ]
     if isolated:
-        active += ["mount namespace: repository, course folder, home and temp folders hidden (empty tmpfs)",
-                   "network namespace: no network", "PID namespace: no other process visible"]
+        active += ["allowlist root: read-only the interpreter, its standard library, numpy, tqdm (and matplotlib, "
+                   "loaded on first use), the system libraries they map, tinytorch and the probes; "
+                   "nothing else of the machine exists",
+                   f"work folder: a tmpfs of its own per component, at most {limits.disk_mb} MB",
+                   "network namespace: no network",
+                   "PID namespace per component: only its own processes visible",
+                   "no capabilities, no new privileges, supervisor not dumpable (its /proc/1/fd closed)"]
     else:
-        active += ["NOT active (unshare not permitted here): mount namespace (files readable as the "
-                   "grader's user), network namespace, PID namespace"]
+        active += ["NOT active (unshare not permitted here): allowlist root and mount namespace (files "
+                   "readable as the grader's user), network namespace, PID namespace, dropping capabilities"]
     if uid is not None:
-        active.append(f"unprivileged uid {uid} of its own, no new privileges")
+        active.append(f"unprivileged uid {uid} of its own")
     else:
         active.append("NOT active: a separate unprivileged uid (runs as the grader's own user)")
     return active
 
 
-def _child_environment(work: Path) -> dict[str, str]:
-    scratch = str(work / "scratch")
-    threads = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": scratch, "TMPDIR": scratch,
-            "MPLCONFIGDIR": scratch, "MPLBACKEND": "Agg", "TQDM_DISABLE": "1", **threads}
-
-
-def _stage(work: Path, statements: list[str], request: dict[str, Any], probes: Path, config: dict) -> None:
-    """Fill the work directory with what the child needs and nothing else."""
-    if TINYTORCH.is_dir():  # a probe that needs it and does not find it is a setup failure, reported
-        shutil.copytree(TINYTORCH, work / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(probes, work / "probes", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(CHILD, work / "sandbox_child.py")
-    (work / "request").mkdir()
-    saved = iter(range(10**9))
-
-    def save(array) -> str:
-        import numpy as np
-
-        name = f"{next(saved)}.npy"
-        np.save(work / "request" / name, array, allow_pickle=False)
-        return name
-
-    (work / "request.json").write_text(json.dumps(encode(request, save)))
-    (work / "statements.json").write_text(json.dumps(statements))
-    (work / "config.json").write_text(json.dumps(config))
-    for folder in ("results", "scratch"):
-        (work / folder).mkdir(mode=0o700)
-        if config["uid"] is not None:
-            os.chown(work / folder, config["uid"], config["uid"])
-    os.chmod(work, 0o755)
-
-
-def _read_own_file(path: Path, max_bytes: int, tail: bool = False) -> bytes:
-    """A regular file's bytes (the last `max_bytes` if `tail`); refuses symlinks, which the child could
-    point at a hidden test, and FIFOs, which would block this process."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(descriptor, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode) or (info.st_size > max_bytes and not tail):
-            raise ValueError(f"{path.name}: not a regular file of at most {max_bytes} bytes")
-        file.seek(max(0, info.st_size - max_bytes))
-        return file.read(max_bytes)
-
-
-class _Results:
-    """Reads the child's records, accepting only those stamped with this run's nonce."""
-
-    def __init__(self, folder: Path, nonce: str, max_bytes: int):
-        self.folder, self.nonce, self.max_bytes = folder, nonce, max_bytes
-
-    def record(self, name: str) -> dict | None:
+@functools.cache
+def importable_paths() -> tuple[str, ...]:
+    """The site-packages entries of IMPORTABLE and of everything they require (installed ones only)."""
+    paths, seen, todo = set(), set(), list(IMPORTABLE)
+    while todo:
+        name = todo.pop()
         try:
-            data = json.loads(_read_own_file(self.folder / f"{name}.json", self.max_bytes))
-        except (OSError, ValueError, RecursionError):  # absent, planted or absurdly nested
-            return None
-        return data if isinstance(data, dict) and data.get("nonce") == self.nonce else None
-
-    def strings(self, name: str, key: str) -> list[str]:
-        """The list of strings under `key` in a record ([] when absent or malformed)."""
-        items = (self.record(name) or {}).get(key)
-        return [item for item in items if isinstance(item, str)] if isinstance(items, list) else []
-
-    def load_array(self, index: int):
-        import io
-
-        import numpy as np
-
-        pattern = re.compile(rf"{self.nonce}-{index}-\d+\.npy")
-
-        def load(name: str):
-            if not isinstance(name, str) or not pattern.fullmatch(name):
-                raise ValueError(f"array file {name!r} does not belong to this run")
-            return np.load(io.BytesIO(_read_own_file(self.folder / name, self.max_bytes)), allow_pickle=False)
-
-        return load
-
-
-def _kill_leftovers(group: int, uid: int | None) -> None:
-    """SIGKILL the run's process group and, until none is left, every process running as the run's uid."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signal.SIGKILL)
-    for _ in range(250):  # a fork bomb's last children may take a moment to die
-        leftovers = processes_of(uid) if uid is not None else []
-        if not leftovers:
-            return
-        for pid in leftovers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.02)
-    raise SandboxError(f"processes of the sandbox uid {uid} survived SIGKILL for 5 s: {leftovers[:10]}")
-
-
-def _tail(path: Path) -> str:
-    try:
-        return _read_own_file(path, TAIL_CHARS, tail=True).decode("utf-8", "replace")
-    except (OSError, ValueError) as error:
-        return f"(output unreadable: {describe(error)})"
-
-
-def _read_report(pipe: int) -> dict:
-    """The supervisor's JSON lines merged into one dict ({} when it never reported)."""
-    chunks = []
-    while chunk := os.read(pipe, 65536):
-        chunks.append(chunk)
-    report = {}
-    for line in b"".join(chunks).decode("utf-8", "replace").splitlines():
-        try:
-            report.update(json.loads(line))
-        except json.JSONDecodeError:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
             continue
-    return report
+        key = distribution.metadata["Name"].lower().replace("_", "-")
+        if key in seen:
+            continue
+        seen.add(key)
+        base = Path(distribution.locate_file(""))
+        for file in distribution.files or ():
+            if file.parts and file.parts[0] not in ("..", "__pycache__"):
+                paths.add(str(base / file.parts[0]))
+        for requirement in distribution.requires or ():
+            if "extra ==" not in requirement:
+                todo.append(re.match(r"[A-Za-z0-9._-]+", requirement).group())  # "pillow>=8; ..." -> pillow
+    return tuple(sorted(path for path in paths if os.path.exists(path)))
 
 
-def _status(report: dict, timed_out: bool, done: bool, stderr: str, limits: Limits) -> tuple[str, str | None]:
+def kept_paths() -> list[str]:
+    """What the allowlist root shows besides the system libraries: the standard library (with its compiled
+    modules) and IMPORTABLE. (Not sysconfig's "platstdlib": in a virtual environment that is the
+    environment's own lib folder, every installed package included.)"""
+    stdlib = {os.path.dirname(os.__file__), os.path.dirname(importlib.util.find_spec("_json").origin)}
+    return sorted({os.path.realpath(path) for path in (*stdlib, *importable_paths())})
+
+
+def _child_environment() -> dict[str, str]:
+    """The server's whole environment (each worker adds HOME, TMPDIR and MPLCONFIGDIR: its work folder)."""
+    threads = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "TQDM_DISABLE": "1", **threads}
+
+
+class Session:
+    """One sandbox server for one submission's definitions: started once, asked for one component at a time."""
+
+    def __init__(self, statements: list[str], probes: Path, hidden: list[Path]):
+        self.prefix = namespace_prefix()
+        self.uid = 200_000 + secrets.randbelow(800_000) if self.prefix and os.geteuid() == 0 else None
+        self.lock = threading.Lock()  # one component at a time; held while closing
+        self.closed = False
+        self.loading_timeout: str | None = None  # set once the definitions alone ran out of time
+        self.stage = Path(tempfile.mkdtemp(prefix="sandbox-"))
+        lib = self.stage / "lib"
+        if TINYTORCH.is_dir():  # a probe that needs it and does not find it is a setup failure, reported
+            shutil.copytree(TINYTORCH, lib / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(probes, lib / "probes", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(CHILD, lib / "sandbox_child.py")
+        (self.stage / "root").mkdir()
+        for folder in (self.stage, lib):
+            os.chmod(folder, 0o755)
+        prefixes = {sys.prefix, sys.base_prefix, os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+        keep = kept_paths()
+        hidden_paths = {str(Path(path).resolve()) for path in [REPO, *hidden, Path(tempfile.gettempdir()),
+                                                                Path("/tmp"), Path("/home"), Path("/root")]}
+        config = {"isolate": self.prefix is not None, "uid": self.uid, "statements": statements,
+                  "keep": keep, "prefixes": sorted(prefixes), "hidden": sorted(hidden_paths)}
+        self.stderr = open(self.stage / "server-stderr.txt", "wb")
+        command = [*(self.prefix or ()), sys.executable, "-I", "-u", str(lib / "sandbox_child.py"), str(self.stage)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                        cwd=self.stage, env=_child_environment(), start_new_session=True)
+        self.lines = Lines(self.process.stdout.fileno(), 1 << 31)
+        send(self.process.stdin.fileno(), config)
+        ready = self._receive(SETUP_SECONDS)
+        if "setup_error" in ready or not ready.get("ready"):
+            self.close()
+            raise SandboxError(f"the grading sandbox could not be set up: {ready.get('setup_error', ready)}")
+        self.cases: dict[str, list[str]] = ready["cases"]  # component -> its probe's case names, in order
+
+    def _receive(self, seconds: float) -> dict:
+        """The server's next line; SandboxError when it ends or stays silent (it runs no student code)."""
+        deadline = time.monotonic() + seconds
+        while (line := self.lines.pop()) is None:
+            remaining = deadline - time.monotonic()
+            if self.lines.eof or remaining <= 0 or not select.select([self.lines.fd], [], [], remaining)[0]:
+                tail = (self.stage / "server-stderr.txt").read_bytes()[-TAIL_CHARS:].decode("utf-8", "replace")
+                self.close()
+                raise SandboxError(f"the grading sandbox stopped answering; it said: {tail.strip() or 'nothing'}")
+            self.lines.fill()
+        return json.loads(line)
+
+    def run(self, component: str, request: dict[str, Any], limits: Limits) -> dict:
+        job = {"component": component, "request": encode(request, array_to_text), "limits": asdict(limits)}
+        send(self.process.stdin.fileno(), job)
+        return self._receive(limits.seconds + SETUP_SECONDS)
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process.stdout.close()
+        self.stderr.close()
+        if self.uid is not None:
+            leftovers = processes_of(self.uid)  # none: each component ended with its PID namespace
+            for pid in leftovers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(self.stage, ignore_errors=True)
+
+
+_SESSIONS: dict[tuple, Session] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _session(key: tuple, statements: list[str], probes: Path, hidden: list[Path]) -> Session:
+    """The running server for `key` (notebook, probes, hidden folders, isolation), started if needed."""
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.pop(key, None)
+        if session is not None and session.process.poll() is not None:
+            session.close()  # it ended (it cannot be made to by student code): start afresh
+            session = None
+        if session is None:
+            session = Session(statements, probes, hidden)
+        _SESSIONS[key] = session  # most recent last
+        while len(_SESSIONS) > KEPT_SESSIONS:
+            oldest = next(iter(_SESSIONS))
+            with _SESSIONS[oldest].lock:
+                _SESSIONS.pop(oldest).close()
+        return session
+
+
+@atexit.register
+def close_sessions() -> None:
+    """End every sandbox server (the grading process is done with its submissions)."""
+    with _SESSIONS_LOCK:
+        while _SESSIONS:
+            _SESSIONS.popitem()[1].close()
+
+
+def _status(reply: dict, done: bool, limits: Limits) -> tuple[str, str | None]:
     """The run's status and one sentence for the student."""
-    if timed_out:
+    end = reply.get("end", {})
+    if reply["timed_out"]:
         return "timeout", (f"stopped after {limits.seconds:g} s: the code did not finish in time "
                            "(an endless loop, or far too slow)")
-    if "setup_error" in report:
-        raise SandboxError(f"the grading sandbox could not be set up: {report['setup_error']}")
-    if "exit_code" not in report:
+    if "exit_code" not in end:
         return "crashed", "the sandbox ended without saying how (its supervisor was killed)"
-    code = report["exit_code"]
+    code = end["exit_code"]
     if done and code == 0:
         return "ok", None
-    out_of_cpu = code == -signal.SIGKILL and report["cpu_seconds"] >= limits.cpu_seconds - 1
+    out_of_cpu = code == -signal.SIGKILL and end["cpu_seconds"] >= limits.cpu_seconds - 1
     if code == -signal.SIGXCPU or out_of_cpu:
         return "cpu limit", f"stopped after using the {limits.cpu_seconds} s CPU-time limit"
-    if "MemoryError" in stderr:
+    if "MemoryError" in end.get("stderr_tail", ""):
         return "memory limit", f"ran out of memory (limit {limits.memory_mb} MB)"
     if code < 0:
         return "crashed", f"the process crashed ({signal.Signals(-code).name}) before all checks ran"
@@ -258,83 +312,98 @@ def run_probe(notebook: Path, component: str, request: dict[str, Any], limits: L
     """Run `probes.<component>.CASES` on the definitions of `notebook` in the sandbox.
 
     `request`: plain data (NumPy arrays, numbers, strings, lists and dicts of those) handed to every
-    case. `probes`: the folder copied as the package `probes` (tests pass their own). `hide`: more
-    folders to make invisible, e.g. the course folder holding other students' submissions; the
-    environment variable COURSE_SANDBOX_HIDE (folders separated by os.pathsep) adds more. When
-    COURSE_PROBE_LOG names a file, the run's summary (no values) is appended to it as a JSON line.
+    case. `probes`: the folder copied as the package `probes` (tests pass their own). `hide`: folders
+    the sandbox must prove invisible (the repository, temp folders and homes always are), e.g. the
+    course folder; the environment variable COURSE_SANDBOX_HIDE (folders separated by os.pathsep)
+    adds more. When COURSE_PROBE_LOG names a file, the run's summary (no values) is appended to it.
     """
     extra = [Path(folder) for folder in os.environ.get(HIDE_VARIABLE, "").split(os.pathsep) if folder]
     if any(Path(folder).resolve() == Path("/") for folder in (*hide, *extra)):
         raise ValueError("cannot hide / from the sandbox; expected folders such as the course folder")
-    run = _run_probe(Path(notebook), component, request, limits or Limits(), Path(probes), (*hide, *extra))
+    run = _run_probe(Path(notebook), component, request, limits or Limits(), Path(probes), [*hide, *extra])
     if log := os.environ.get(LOG_VARIABLE):
         with open(log, "a", encoding="utf-8") as file:
             file.write(json.dumps(run.summary()) + "\n")
     return run
 
 
+@functools.lru_cache(maxsize=8)
+def _definitions(notebook: str, modified_ns: int, size: int):
+    """The notebook's definitions, read once per version of the file (twelve components ask for them)."""
+    return extract_definitions(Path(notebook))
+
+
 def _run_probe(notebook: Path, component: str, request: dict[str, Any], limits: Limits, probes: Path,
-               hide: tuple[Path, ...]) -> ProbeRun:
+               hide: list[Path]) -> ProbeRun:
     if not (probes / f"{component}.py").is_file():
         known = sorted(path.stem for path in probes.glob("*.py") if not path.stem.startswith("_"))
         raise ValueError(f"no probe module {component}.py in {probes}; expected one of {known}")
-    started = time.monotonic()
-    prefix = namespace_prefix()
-    uid = 200_000 + secrets.randbelow(800_000) if prefix and os.geteuid() == 0 else None
-    run = ProbeRun(component, protections=protections_for(limits, prefix is not None, uid))
+    run = ProbeRun(component)
     try:
-        definitions = extract_definitions(notebook)
-    except NotebookError as error:
+        info = notebook.stat()
+        definitions = _definitions(str(notebook.resolve()), info.st_mtime_ns, info.st_size)
+    except (OSError, NotebookError) as error:
+        run.protections = protections_for(limits, namespace_prefix() is not None, None)
         run.status, run.reason = "unreadable notebook", str(error)
         return run
-    nonce = secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix="sandbox-") as temporary:
-        work = Path(temporary)
-        hidden = [REPO, notebook.resolve().parent, *hide, Path(tempfile.gettempdir()),
-                  Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/home"), Path("/root")]
-        kept = [work, Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
-        config = {"component": component, "isolate": prefix is not None, "uid": uid, "limits": asdict(limits),
-                  "hide": sorted({str(Path(path).resolve()) for path in hidden}),
-                  "keep": sorted({str(Path(path).resolve()) for path in kept})}
-        _stage(work, definitions.statements, request, probes, config)
-        report_read, report_write = os.pipe()
-        command = [*(prefix or ()), sys.executable, "-I", "-u", str(work / "sandbox_child.py"), str(work),
-                   str(report_write)]
-        with open(work / "stdout.txt", "wb") as stdout, open(work / "stderr.txt", "wb") as stderr:
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, cwd=work,
-                                       env=_child_environment(work), start_new_session=True,
-                                       pass_fds=(report_write,))
-            os.close(report_write)
-            process.stdin.write(f"{nonce}\n".encode())
-            process.stdin.close()
-            try:
-                process.wait(timeout=limits.seconds)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                _kill_leftovers(process.pid, uid)
-                process.wait()
-            report = _read_report(report_read)
-            os.close(report_read)
-        err_tail = _tail(work / "stderr.txt")
-        run.output_tail = (_tail(work / "stdout.txt") + err_tail)[-TAIL_CHARS:]
-        results = _Results(work / "results", nonce, limits.file_mb * 1024 * 1024)
-        cases = results.strings("plan", "cases")
-        run.problems = [*definitions.problems, *results.strings("problems", "problems")]
-        for index, case in enumerate(cases):
-            record = results.record(f"case-{index:04d}")
-            if record is None or record.get("case") != case:
-                run.missing.append(case)
-            elif "error" in record:
-                run.errors[case] = str(record["error"])
-            else:
-                try:
-                    run.values[case] = decode(record.get("value"), results.load_array(index))
-                except (OSError, ValueError, RecursionError) as error:
-                    run.errors[case] = f"the result could not be read back ({describe(error)})"
-        run.status, run.reason = _status(report, timed_out, results.record("done") is not None, err_tail, limits)
-        if run.status == "ok" and run.missing:
-            run.status, run.reason = "exited early", "some checks did not run"
+    key = (str(notebook.resolve()), info.st_mtime_ns, info.st_size, str(probes.resolve()),
+           tuple(sorted(map(str, hide))), namespace_prefix())
+    while True:
+        session = _session(key, definitions.statements, probes, hide)
+        session.lock.acquire()
+        if not session.closed:  # else another thread's submission evicted it meanwhile: start it again
+            break
+        session.lock.release()
+    started = time.monotonic()  # the run itself, not the server's start (once per submission)
+    run.protections = protections_for(limits, session.prefix is not None, session.uid)
+    try:
+        if session.loading_timeout is not None:  # marked once: the definitions alone never finish
+            reply = {"timed_out": True, "cases": {}}
+        else:
+            reply = session.run(component, request, limits)
+            if reply.get("timed_out") and "loaded" not in reply:
+                session.loading_timeout = component
+    finally:
+        session.lock.release()
+    if os.environ.get(PER_COMPONENT_VARIABLE):  # the old way, for bench/grading.py's baseline
+        with _SESSIONS_LOCK:
+            _SESSIONS.pop(key, None)
+        with session.lock:
+            session.close()
+    if "setup_error" in reply:
+        raise SandboxError(f"the grading sandbox could not be set up: {reply['setup_error']}")
+    end = reply.get("end", {})
+    if reply.get("end") and not end.get("ready"):
+        raise SandboxError("the grading sandbox could not set the limits and drop privileges; it said: "
+                           f"{end.get('stderr_tail', '').strip()[-500:] or 'nothing'}")
+    run.output_tail = end.get("output_tail", "")
+    run.problems = [*definitions.problems, *(reply.get("loaded") or [])]
+    for case in session.cases[component]:
+        if case not in reply["cases"]:
+            run.missing.append(case)
+            continue
+        try:
+            record = json.loads(reply["cases"][case])
+            if not isinstance(record, dict) or not ({"value"} <= set(record) or "error" in record):
+                raise ValueError("not an answer")
+        except (ValueError, RecursionError) as error:
+            run.errors[case] = f"the result could not be read back ({describe(error)})"
+            continue
+        if "error" in record:
+            run.errors[case] = str(record["error"])[:1000]
+            continue
+        try:
+            run.values[case] = decode(record["value"], array_from_text)
+        except (ValueError, TypeError, RecursionError) as error:
+            run.errors[case] = f"the result could not be read back ({describe(error)})"
+    run.status, run.reason = _status(reply, not run.missing, limits)
+    if run.status == "timeout" and "loaded" not in reply:
+        first = session.loading_timeout
+        run.reason = (f"stopped after {limits.seconds:g} s while loading your notebook's definitions, before any "
+                      "check ran (an endless loop or a long computation at the top level?); "
+                      + ("this component was not run again" if first != component else
+                         "checked once: the other components are marked the same without running"))
+    elif run.status == "ok" and run.missing:
+        run.status, run.reason = "exited early", "some checks did not run"
     run.seconds = time.monotonic() - started
     return run

@@ -1,49 +1,70 @@
-"""The child side of the sandbox: the only code that runs next to a student's definitions.
+"""The sandbox's side of a probe run: the only code that runs next to a student's definitions.
 
-`course.grading.sandbox.run_probe` copies this file into a fresh work directory and starts it as
-`python -I -u sandbox_child.py WORKDIR REPORT_FD`, inside new mount, network and PID namespaces where
-`unshare` is permitted. Two processes:
+`course.grading.sandbox` starts this file once per submission, inside new user (when not root),
+mount, network and PID namespaces, as `python -I -u sandbox_child.py STAGE`, and talks to it in JSON
+lines over stdin/stdout. Four kinds of process, only the last one ever runs student code:
 
-- the supervisor (PID 1 of the namespace) reads the run's nonce from stdin (not argv or the
-  environment, which other processes can read), hides the repository, the course folder, home and
-  temp folders behind empty tmpfs mounts, binding back read-only only what Python needs, forks the
-  worker, and writes how the worker ended (exit status, CPU seconds) to the report pipe;
-- the worker sets rlimits, drops to the run's own unprivileged uid, imports `probes.<component>`
-  (trusted), closes the report pipe, executes the notebook's definitions one statement at a time
-  into a fresh module (a statement that raises is a problem, not a crash), and runs each case
-  `CASES[name](namespace, request)`, writing its result to `results/` at once.
+- the server (PID 1 of the sandbox) imports numpy, tinytorch and every probe once, builds the
+  allowlist root (a tmpfs holding, read-only, exactly the interpreter, its standard library, the
+  packages the child may import, the system libraries they map, tinytorch and the probes, plus a
+  few devices) and `pivot_root`s into it; the machine's own file system is then gone. For each
+  component it forks a runner and relays what the runner's supervisor reports, within the wall
+  clock limit (on timeout it kills the runner's group and with it the component's PID namespace);
+- the runner moves into a new PID namespace and forks the supervisor (its PID 1);
+- the supervisor mounts a fresh /proc (only the component's own processes) and a size-limited
+  tmpfs as the work folder, makes itself non-dumpable (its /proc/1/fd cannot be opened from inside),
+  forks the worker and then asks it for one case at a time, each with a fresh random token: a reply
+  counts only if it carries the token of the case being asked, so nothing written before the
+  question (at definition time, into any file or descriptor) is ever taken for a result;
+- the worker sets the rlimits, gives up every capability (and, as root, switches to an unprivileged
+  uid of its own), says so, then executes the definitions one statement at a time and answers.
 
-Results are JSON files stamped with the nonce; arrays go to `.npy` files (never pickled). Nothing
-here trusts the student: it only has to be correct for an honest submission, since every check
-runs in the parent on what comes back. Only the standard library is imported at the top, so that
-the parent reuses `encode` and `decode`.
+Records the student could write are only the worker's answers, and only for the case being asked;
+exit status, CPU time, output tails and the list of cases come from the supervisor. Arrays travel as
+`.npy` bytes (never pickled). Only the standard library is imported at the top, so that the
+grading process reuses `encode`, `decode`, `describe` and `processes_of`.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
+import contextlib
 import ctypes
 import errno
+import fcntl
 import importlib
+import io
 import json
-import math
 import os
+import platform
 import resource
+import secrets
+import select
 import signal
 import sys
-import traceback
+import time
 import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ARRAY_KEY = "__ndarray__"
-SETUP_FAILED = 120  # exit status: the sandbox itself could not be set up (not the student's fault)
 MAX_ERROR_CHARS = 500
+TAIL_CHARS = 2000
 DEFERRED_MODULES = ("matplotlib",)
+ROOT_WORK = "/sandbox/work"  # the component's work folder inside the allowlist root
+ROOT_LIB = "/sandbox/lib"  # tinytorch, the probes and this file, read-only
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 
-MS_NOSUID, MS_NODEV, MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC = 2, 4, 1, 32, 4096, 16384
-PR_SET_NO_NEW_PRIVS = 38
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 8, 32, 4096, 16384
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_PRIVATE = 1024, 2048, 1 << 21, 1 << 18
+ST_TO_MS = {2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: MS_NOATIME, 2048: MS_NODIRATIME, 4096: MS_RELATIME}
+CLONE_NEWNS, CLONE_NEWPID, MNT_DETACH = 0x20000, 0x20000000, 2
+PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_CHILD_SUBREAPER = 4, 24, 28, 36
+PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 38, 47
+SECURE_NOROOT_ALL = 0xEF  # NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE (locked), KEEP_CAPS locked off
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 
 
 def encode(value: Any, save_array: Callable[[Any], str]) -> Any:
@@ -75,6 +96,23 @@ def decode(data: Any, load_array: Callable[[str], Any]) -> Any:
     return data
 
 
+def array_to_text(array) -> str:
+    """An array as base64 `.npy` bytes (no pickle)."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def array_from_text(text: str):
+    import numpy as np
+
+    if not isinstance(text, str):
+        raise ValueError(f"an array must come as base64 .npy text, got {type(text).__name__}")
+    return np.load(io.BytesIO(base64.b64decode(text, validate=True)), allow_pickle=False)
+
+
 def describe(error: BaseException) -> str:
     """'TypeError: message', shortened; robust to exceptions whose str() itself fails."""
     try:
@@ -85,70 +123,8 @@ def describe(error: BaseException) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + "..."
 
 
-class ResultWriter:
-    """Writes nonce-stamped JSON records (atomically) and arrays into the results folder."""
-
-    def __init__(self, folder: Path, nonce: str):
-        self.folder, self.nonce, self.pid = folder, nonce, os.getpid()
-
-    def write(self, name: str, record: dict) -> None:
-        if os.getpid() != self.pid:  # a copy forked by student code has nothing to report
-            os._exit(0)
-        partial = self.folder / f"{name}.partial"
-        partial.write_text(json.dumps({"nonce": self.nonce, **record}))
-        os.replace(partial, self.folder / f"{name}.json")
-
-    def array_saver(self, index: int) -> Callable[[Any], str]:
-        import numpy as np
-
-        count = iter(range(10**9))
-
-        def save(array) -> str:
-            name = f"{self.nonce}-{index}-{next(count)}.npy"
-            np.save(self.folder / name, array, allow_pickle=False)
-            return name
-
-        return save
-
-
-def _libc_call(name: str, *args) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if getattr(libc, name)(*args) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{name}{args[:2]}: {os.strerror(errno)}")
-
-
-def _mount(source: str, target: str, fstype: str | None, flags: int, options: str | None = None) -> None:
-    def encoded(text):
-        return None if text is None else text.encode()
-
-    _libc_call("mount", encoded(source), encoded(target), encoded(fstype), ctypes.c_ulong(flags), encoded(options))
-
-
-def _is_within(path: str, folder: str) -> bool:
-    return os.path.commonpath([path, folder]) == folder
-
-
-def hide_paths(hide: list[str], keep: list[str], writable: str) -> None:
-    """Cover each `hide` folder with an empty tmpfs, then bind back each `keep` folder inside one.
-
-    `keep` folders are read-only afterwards, except `writable` (the work directory).
-    """
-    handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in keep}  # reachable once hidden
-    for path in sorted(hide, key=len):  # parents first; a child of a hidden folder is then gone
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-    for path, handle in handles.items():
-        if any(_is_within(path, hidden) for hidden in hide):
-            os.makedirs(path, exist_ok=True)
-            _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
-            if path != writable:
-                _mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-        os.close(handle)
-
-
 def processes_of(uid: int) -> list[int]:
-    """The ids of the processes running as `uid`."""
+    """The ids of the processes running as `uid` (in the /proc this process sees)."""
     found = []
     for entry in os.listdir("/proc"):
         try:
@@ -158,6 +134,162 @@ def processes_of(uid: int) -> list[int]:
             continue
     return found
 
+
+# --- Lines over pipes ---------------------------------------------------------------------------
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def send(fd: int, message: dict) -> None:
+    write_all(fd, json.dumps(message).encode() + b"\n")
+
+
+class Lines:
+    """Reads newline-ended lines from a descriptor; a line longer than `max_bytes` is cut (and flagged)."""
+
+    def __init__(self, fd: int, max_bytes: int):
+        self.fd, self.max_bytes, self.buffer, self.eof, self.dropped = fd, max_bytes, bytearray(), False, 0
+        self.skipping = False  # inside an overlong line: drop until its end
+
+    def pop(self) -> bytes | None:
+        """The next complete line already read (without its newline), or None."""
+        while (end := self.buffer.find(b"\n")) >= 0:
+            line, self.buffer = bytes(self.buffer[:end]), self.buffer[end + 1:]
+            if not self.skipping:
+                return line
+            self.skipping = False
+            self.dropped += len(line)
+        if len(self.buffer) > self.max_bytes:
+            self.dropped += len(self.buffer)
+            self.buffer.clear()
+            self.skipping = True
+        return None
+
+    def fill(self) -> None:
+        """One read() of what is available (blocks when nothing is)."""
+        chunk = os.read(self.fd, 1 << 16)
+        self.eof = not chunk
+        self.buffer += chunk
+
+    def next(self) -> bytes | None:
+        """The next line, blocking; None at end of file."""
+        while (line := self.pop()) is None:
+            if self.eof:
+                return None
+            self.fill()
+        return line
+
+
+# --- Kernel calls ---------------------------------------------------------------------------------
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, f"{what}: {os.strerror(number)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, options: str | None = None) -> None:
+    def text(value):
+        return None if value is None else value.encode()
+
+    _check(LIBC.mount(text(source), text(target), text(fstype), ctypes.c_ulong(flags), text(options)),
+           f"mount {source} on {target}")
+
+
+def _unshare(flags: int) -> None:
+    _check(LIBC.unshare(flags), f"unshare({flags:#x})")
+
+
+def _prctl(option: int, value: int, *rest: int) -> None:
+    args = [ctypes.c_ulong(value), *(ctypes.c_ulong(r) for r in rest)]
+    _check(LIBC.prctl(option, *args, *[ctypes.c_ulong(0)] * (4 - len(args))), f"prctl({option})")
+
+
+def _read_only_bind(source: str, target: str) -> None:
+    """Bind `source` on `target` read-only, keeping the flags the kernel locks in a user namespace."""
+    _mount(source, target, None, MS_BIND | MS_REC)
+    kept = 0
+    flags = os.statvfs(source).f_flag
+    for bit, mount_flag in ST_TO_MS.items():
+        if flags & bit:
+            kept |= mount_flag
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept)
+
+
+def _make_mountpoint(root: str, path: str, is_dir: bool) -> str:
+    target = root + path
+    os.makedirs(target if is_dir else os.path.dirname(target), exist_ok=True)
+    if not is_dir and not os.path.exists(target):
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+    return target
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def mapped_files() -> list[str]:
+    """The files this process has mapped (the interpreter, libpython, libc, libm, ld.so, numpy's .so)."""
+    found = set()
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[5].startswith("/") and os.path.isfile(parts[5].strip()):
+                found.add(parts[5].strip())
+    return sorted(found)
+
+
+def build_root(stage: Path, keep: list[str], prefixes: list[str]) -> None:
+    """pivot_root into a tmpfs holding, read-only, only `keep` (and the folders of the system libraries
+    this process maps), ROOT_LIB, the devices and /proc; the old root is detached."""
+    root = str(stage / "root")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
+    system = {os.path.dirname(path) for path in mapped_files()
+              if not any(_within(path, prefix) for prefix in prefixes)}  # libc's folder: later dlopen()s
+    wanted = sorted({os.path.realpath(path) for path in [*keep, *mapped_files(), *system]})
+    chosen: list[str] = []
+    for path in wanted:  # a path inside an already bound folder needs no bind of its own
+        if os.path.exists(path) and not any(_within(path, folder) for folder in chosen):
+            chosen.append(path)
+    for path in chosen:
+        _read_only_bind(path, _make_mountpoint(root, path, os.path.isdir(path)))
+    _read_only_bind(str(stage / "lib"), _make_mountpoint(root, ROOT_LIB, True))
+    _make_mountpoint(root, ROOT_WORK, True)
+    for device in DEVICES:
+        _mount(device, _make_mountpoint(root, device, False), None, MS_BIND)
+    # A fully visible /proc must stay mounted for a user namespace to mount a new one (each component
+    # covers it with its own).
+    _mount("/proc", _make_mountpoint(root, "/proc", True), None, MS_BIND | MS_REC)
+    os.chdir(root)
+    pivot = SYS_PIVOT_ROOT.get(platform.machine())
+    if pivot is None:
+        raise OSError(errno.ENOSYS, f"pivot_root: unknown syscall number on {platform.machine()}")
+    _check(LIBC.syscall(pivot, b".", b"."), "pivot_root")
+    _check(LIBC.umount2(b".", MNT_DETACH), "detach the old root")
+    os.chdir("/")
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def unreachable(paths: list[str], keep: list[str]) -> list[str]:
+    """Those of `paths` that show anything besides the way to a kept path (empty when all is well)."""
+    shown = []
+    for path in paths:
+        if not os.path.lexists(path):
+            continue
+        allowed = {os.path.relpath(k, path).split("/")[0] for k in keep if _within(k, path) and k != path}
+        if not os.path.isdir(path) or set(os.listdir(path)) - allowed:
+            shown.append(path)
+    return shown
+
+
+# --- The worker ---------------------------------------------------------------------------------
 
 def set_limits(limits: dict, own_uid: bool) -> None:
     """Hard rlimits, so that student code cannot raise them again."""
@@ -172,11 +304,24 @@ def set_limits(limits: dict, own_uid: bool) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 1))
 
 
-def drop_privileges(uid: int) -> None:
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-    _libc_call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid programs gain nothing either
+def drop_privileges(uid: int | None) -> None:
+    """No capability left, none to gain by exec, and (as root) an unprivileged uid of its own."""
+    _prctl(PR_SET_SECUREBITS, SECURE_NOROOT_ALL)
+    for capability in range(64):
+        if LIBC.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(capability), 0, 0, 0) != 0:
+            break  # past the last capability this kernel knows
+    _prctl(PR_CAP_AMBIENT, 4)  # PR_CAP_AMBIENT_CLEAR_ALL
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    _check(LIBC.capset(header, (ctypes.c_uint32 * 6)()), "capset: drop every capability")
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    with open("/proc/self/status") as status:
+        effective = next(line for line in status if line.startswith("CapEff:")).split()[1]
+    if int(effective, 16):
+        raise OSError(errno.EPERM, f"capabilities still effective: {effective}")
 
 
 class DeferredImport:
@@ -234,66 +379,255 @@ def explain(error: BaseException, limits: dict) -> str:
     return describe(error)
 
 
-def work(folder: Path, nonce: str, config: dict, report: int) -> None:
-    """The worker: limits, own uid, the probe, then the student's definitions and the cases."""
-    try:
-        set_limits(config["limits"], own_uid=config["uid"] is not None)
-        if config["uid"] is not None:
-            drop_privileges(config["uid"])
-        os.chdir(folder)
-        sys.path.insert(0, str(folder))
-        probe = importlib.import_module(f"probes.{config['component']}")
-        cases = dict(probe.CASES)
-        import numpy as np
-    except Exception as error:
-        os.write(report, json.dumps({"setup_error": f"worker: {describe(error)}"}).encode() + b"\n")
-        os._exit(SETUP_FAILED)
-    os.close(report)  # from here on student code runs: only the supervisor can report
-
-    writer = ResultWriter(folder / "results", nonce)
-    writer.write("plan", {"cases": list(cases)})
-    request = decode(json.loads((folder / "request.json").read_text()),
-                     lambda name: np.load(folder / "request" / name, allow_pickle=False))
-    namespace, problems = load_definitions(json.loads((folder / "statements.json").read_text()))
-    writer.write("problems", {"problems": problems})
-    for index, (name, case) in enumerate(cases.items()):
+def work(questions: int, answers: int, job: dict, session: dict, cases: dict) -> None:
+    """The worker: limits and privileges (then "ready"), the definitions (then "loaded"), then one answer
+    per question, each `TOKEN RECORD` with the question's token."""
+    set_limits(job["limits"], own_uid=session["uid"] is not None)
+    if session["isolate"]:
+        drop_privileges(session["uid"])
+    write_all(answers, b"ready\n")  # from here on the student's code runs in this process
+    me = os.getpid()
+    request = decode(job["request"], array_from_text)
+    namespace, problems = load_definitions(session["statements"])
+    write_all(answers, b"loaded " + json.dumps(problems).encode() + b"\n")
+    lines = Lines(questions, 1024)
+    while (line := lines.next()) is not None:
+        token, _, name = line.decode("utf-8", "replace").partition(" ")
+        if name not in cases:  # written into the pipe by the student's own code: not a question
+            continue
         try:
-            record = {"value": encode(case(namespace, request), writer.array_saver(index))}
+            record = {"value": encode(cases[name](namespace, request), array_to_text)}
         except BaseException as error:  # SystemExit from student code fails this case only
-            record = {"error": explain(error, config["limits"])}
-        writer.write(f"case-{index:04d}", {"case": name, **record})
-    writer.write("done", {})
+            record = {"error": explain(error, job["limits"])}
+        if os.getpid() != me:  # a copy forked by student code has nothing to answer
+            os._exit(0)
+        try:
+            text = json.dumps(record)
+        except (TypeError, ValueError, RecursionError) as error:
+            text = json.dumps({"error": describe(error)})
+        write_all(answers, f"{token} {text}\n".encode())
 
 
-def supervise(folder: Path, nonce: str, report: int) -> None:
-    """PID 1 of the sandbox: hide the repository, run the worker, report how it ended on `report`.
+# --- The supervisor (PID 1 of a component's namespace) -------------------------------------------
 
-    No student code runs here, and in a PID namespace nothing inside can signal this process, so
-    the report (exit status, signal, CPU seconds) is trustworthy.
-    """
-    config = json.loads((folder / "config.json").read_text())
-    try:
-        if config["isolate"]:
-            hide_paths(config["hide"], config["keep"], str(folder))
-    except OSError as error:
-        os.write(report, json.dumps({"setup_error": f"supervisor: {describe(error)}"}).encode() + b"\n")
-        sys.exit(SETUP_FAILED)
+def tail(fd: int) -> str:
+    size = os.fstat(fd).st_size
+    return os.pread(fd, TAIL_CHARS, max(0, size - TAIL_CHARS)).decode("utf-8", "replace")
+
+
+def supervise(relay: int, job: dict, session: dict, cases: dict) -> None:
+    """Mount the component's /proc and work folder, fork the worker, ask it each case, report on `relay`."""
+    limits = job["limits"]
+    if session["isolate"]:
+        _unshare(CLONE_NEWNS)
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        owner = session["uid"] or 0
+        _mount("tmpfs", ROOT_WORK, "tmpfs", MS_NOSUID | MS_NODEV,
+               f"size={limits['disk_mb']}m,mode=700,uid={owner},gid={owner}")
+        folder = ROOT_WORK
+    else:
+        folder = job["folder"]
+    _prctl(PR_SET_DUMPABLE, 0)  # no process of the same uid may open this one's /proc/1/fd
+    outputs = {}
+    for name in ("stdout", "stderr"):
+        path = os.path.join(folder, f"{name}.txt")
+        outputs[name] = (os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), os.open(path, os.O_RDONLY))
+        if session["uid"] is not None:
+            os.fchown(outputs[name][0], session["uid"], session["uid"])
+    if session["uid"] is not None:
+        os.chown(folder, session["uid"], session["uid"])
+    question_read, question_write = os.pipe()
+    answer_read, answer_write = os.pipe()
     worker = os.fork()
     if worker == 0:
         try:
-            work(folder, nonce, config, report)
-        except BaseException:  # the student broke the worker itself (say, patched json): show how
-            traceback.print_exc()
+            sources = [os.open("/dev/null", os.O_RDONLY), outputs["stdout"][0], outputs["stderr"][0],
+                       question_read, answer_write]
+            for target, source in enumerate([fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in sources]):
+                os.dup2(source, target)  # via copies above 10: no target clobbers a source not yet moved
+            os.closerange(5, 1 << 16)
+            os.chdir(folder)
+            os.environ.update(HOME=folder, TMPDIR=folder, MPLCONFIGDIR=folder)
+            work(3, 4, job, session, cases)
+        except BaseException as error:  # the worker's own failure or a student who broke it: say how
+            os.write(2, f"\n{describe(error)}\n".encode())
             os._exit(1)
         os._exit(0)  # skip interpreter shutdown: student objects' __del__ cannot change anything now
-    # A backstop should the grading process die without killing us: end the whole group a while after
-    # its own deadline (a handler is needed: PID 1 of a namespace ignores default-action signals).
-    signal.signal(signal.SIGALRM, lambda *_: os.killpg(0, signal.SIGKILL))
-    signal.alarm(math.ceil(config["limits"]["seconds"]) + 30)
-    _, status, usage = os.wait4(worker, 0)
-    ending = {"exit_code": os.waitstatus_to_exitcode(status), "cpu_seconds": usage.ru_utime + usage.ru_stime}
-    os.write(report, json.dumps(ending).encode() + b"\n")
+    for fd in (question_read, answer_write, outputs["stdout"][0], outputs["stderr"][0]):
+        os.close(fd)
+    ended = os.pidfd_open(worker)
+    answers = Lines(answer_read, limits["file_mb"] * 1024 * 1024)
+    status = {"ready": False}
+
+    def next_line() -> bytes | None:
+        """The worker's next line, or None once it has ended (whoever still holds the pipe)."""
+        while (line := answers.pop()) is None:
+            if answers.eof:
+                return None
+            readable, _, _ = select.select([answer_read, ended], [], [])
+            if answer_read in readable:
+                answers.fill()
+            elif ended in readable:
+                os.set_blocking(answer_read, False)
+                try:
+                    answers.fill()
+                except BlockingIOError:
+                    answers.eof = True
+            if answers.dropped > 8 * limits["file_mb"] * 1024 * 1024:
+                os.kill(worker, signal.SIGKILL)  # flooding the channel: stop listening
+                return None
+        return line
+
+    def expect(prefix: bytes) -> bytes | None:
+        """The first line starting with `prefix` (the rest of it); anything else is dropped."""
+        while (line := next_line()) is not None:
+            if line.startswith(prefix):
+                return line[len(prefix):]
+            answers.dropped += len(line) + 1
+        return None
+
+    if next_line() == b"ready":  # the worker's first line, written before any student code ran
+        status["ready"] = True
+        loaded = expect(b"loaded ")
+        if loaded is not None:
+            try:
+                problems = [str(p)[:MAX_ERROR_CHARS] for p in json.loads(loaded)]
+            except (ValueError, TypeError, RecursionError):
+                problems = []
+            send(relay, {"loaded": problems})
+            for name in cases:
+                token = secrets.token_hex(16).encode()
+                try:
+                    write_all(question_write, token + b" " + name.encode() + b"\n")
+                except BrokenPipeError:  # the student's code ended the worker (or closed its end)
+                    break
+                answer = expect(token + b" ")
+                if answer is None:
+                    break
+                send(relay, {"case": name, "answer": answer.decode("utf-8", "replace")})
+    os.close(question_write)
+    _, code, usage = os.wait4(worker, 0)
+    status.update(exit_code=os.waitstatus_to_exitcode(code), cpu_seconds=usage.ru_utime + usage.ru_stime,
+                  output_tail=(tail(outputs["stdout"][1]) + tail(outputs["stderr"][1]))[-TAIL_CHARS:],
+                  stderr_tail=tail(outputs["stderr"][1]), dropped_bytes=answers.dropped)
+    send(relay, {"end": status})
+
+
+# --- The server ---------------------------------------------------------------------------------
+
+def run_component(job: dict, session: dict, probes: dict, out: int) -> None:
+    """Fork the runner (new PID namespace, then the supervisor), relay its lines within the wall clock."""
+    component, limits = job["component"], job["limits"]
+    if isinstance(probes.get(component), str):  # the probe itself failed to import: the course's bug
+        send(out, {"setup_error": f"probe {component}: {probes[component]}"})
+        return
+    relay_read, relay_write = os.pipe()
+    started = time.monotonic()
+    runner = os.fork()
+    if runner == 0:
+        try:
+            os.setpgid(0, 0)
+            os.close(relay_read)
+            os.close(out)
+            null = os.open("/dev/null", os.O_RDWR)
+            os.dup2(null, 0)
+            os.dup2(null, 1)
+            if session["isolate"]:
+                _unshare(CLONE_NEWPID)
+            supervisor = os.fork()
+            if supervisor == 0:
+                supervise(relay_write, job, session, probes[component])
+                os._exit(0)
+            os.close(relay_write)
+            os.waitpid(supervisor, 0)
+        except BaseException as error:  # trusted code failed: the sandbox could not be set up
+            send(relay_write, {"setup_error": f"component {component}: {describe(error)}"})
+            os._exit(1)
+        os._exit(0)
+    with contextlib.suppress(OSError):  # also set in the child: whichever runs first
+        os.setpgid(runner, runner)
+    os.close(relay_write)
+    reply: dict[str, Any] = {"component": component, "cases": {}, "timed_out": False}
+    lines = Lines(relay_read, 1 << 30)
+    deadline = started + limits["seconds"]
+    while True:
+        while (line := lines.pop()) is not None:
+            message = json.loads(line)
+            if "case" in message:
+                reply["cases"][message["case"]] = message["answer"]
+            else:
+                reply.update(message)
+        if lines.eof:
+            break
+        remaining = None if reply["timed_out"] else deadline - time.monotonic()
+        if (remaining is not None and remaining <= 0) or not select.select([relay_read], [], [], remaining)[0]:
+            reply["timed_out"] = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(runner, signal.SIGKILL)  # the supervisor dies, and with it its whole PID namespace
+            continue
+        lines.fill()
+    os.close(relay_read)
+    os.waitpid(runner, 0)
+    while True:  # a supervisor orphaned by a killed runner comes back here: it ends with its namespace
+        try:
+            if os.waitpid(-1, 0 if session["isolate"] else os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    reply["seconds"] = time.monotonic() - started
+    send(out, reply)
+
+
+def import_probes(lib: Path) -> dict[str, dict | str]:
+    """component -> CASES of `probes.<component>` (or why it could not be imported)."""
+    probes: dict[str, dict | str] = {}
+    for path in sorted((lib / "probes").glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        try:
+            probes[path.stem] = dict(importlib.import_module(f"probes.{path.stem}").CASES)
+        except Exception as error:
+            probes[path.stem] = describe(error)
+    return probes
+
+
+def serve(stage: Path) -> None:
+    """The sandbox's PID 1: set up once, then run each component asked on stdin, answering on stdout."""
+    out = os.dup(1)
+    os.dup2(os.open("/dev/null", os.O_WRONLY), 1)  # nothing printed by an import reaches the channel
+    requests = Lines(0, 1 << 30)
+    session = json.loads(requests.next())
+    try:
+        import numpy  # noqa: F401  (loaded once, before the old root goes away)
+
+        import tinytorch  # noqa: F401
+
+        probes = import_probes(stage / "lib")
+        if session["isolate"]:
+            build_root(stage, session["keep"], session["prefixes"])
+            sys.path[0] = ROOT_LIB
+            importlib.invalidate_caches()
+            shown = unreachable(session["hidden"], session["keep"])
+            if shown:
+                raise OSError(errno.EEXIST, f"still visible inside the sandbox: {shown}")
+            _prctl(PR_SET_DUMPABLE, 0)
+    except Exception as error:
+        send(out, {"setup_error": f"sandbox server: {describe(error)}"})
+        return
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphaned supervisors are reaped here, namespaces or not
+    send(out, {"ready": True, "cases": {name: list(cases) if isinstance(cases, dict) else []
+                                        for name, cases in probes.items()}})
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # PID 1 ignores default-action signals
+    runs = 0
+    while (line := requests.next()) is not None:
+        job = json.loads(line)
+        if not session["isolate"]:
+            job["folder"] = str(stage / f"run-{runs}")
+            os.mkdir(job["folder"], 0o700)
+        runs += 1
+        run_component(job, session, probes, out)
 
 
 if __name__ == "__main__":
-    supervise(Path(sys.argv[1]), sys.stdin.readline().strip(), int(sys.argv[2]))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    serve(Path(sys.argv[1]))

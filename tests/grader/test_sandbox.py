@@ -7,6 +7,7 @@ attack within their bound with a readable reason, and the run of another submiss
 
 import os
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import course.grading.sandbox as sandbox
+from course.components import COMPONENTS
 from course.grading.sandbox import Limits, run_probe
 from course.grading.sandbox_child import processes_of
 from tests.grader.helpers import GOOD_CODE, LIMITS, PROBES
@@ -213,18 +215,86 @@ def test_unknown_component_and_unreadable_notebook(notebook, tmp_path):
     assert run.status == "unreadable notebook" and "not valid notebook JSON" in run.reason
 
 
-def test_planted_fifos_and_symlinks_in_the_results_are_refused_without_hanging(notebook):
+def test_an_answer_counts_only_for_the_case_being_asked(notebook):
+    # The student's code finds the current case's token in the worker's frames and answers ahead, for
+    # this case and the next: it can choose this case's value (as returning it would), never another's.
     code = '''
+import json
 import os
+import sys
 
 def attack():
-    os.mkfifo("results/case-0001.json")
-    os.remove("results/problems.json")
-    os.symlink("/etc/hostname", "results/problems.json")
-    os._exit(0)
+    frame = sys._getframe(1)
+    while "token" not in frame.f_locals:
+        frame = frame.f_back
+    for case in ("attack", "after"):
+        os.write(4, f"{frame.f_locals['token']} {json.dumps({'value': 'forged ' + case})}\\n".encode())
+    return "honest"
 '''
     run = attack(notebook, code)
-    assert run.status == "exited early" and run.missing == ["attack", "after"] and run.problems == []
+    assert run.status == "ok" and run.values == {"attack": "forged attack", "after": "still running"}
+
+
+def test_an_endless_loop_at_definition_time_is_marked_once_not_per_component(notebook):
+    stall = notebook("def _forever():\n    while True:\n        pass\n\n\nSTALL = _forever()\n")
+    started = time.monotonic()
+    runs = [run_probe(stall, component.id, {}, SHORT) for component in COMPONENTS]
+    assert time.monotonic() - started < SHORT.seconds + 10  # one timeout, not twelve
+    assert [run.status for run in runs] == ["timeout"] * len(COMPONENTS)
+    assert "while loading your notebook's definitions" in runs[0].reason and "checked once" in runs[0].reason
+    assert all("not run again" in run.reason and run.values == {} and run.missing for run in runs[1:])
+    honest = run_probe(notebook(GOOD_CODE, name="honest.ipynb"), "causal_mask", {"sizes": [2]}, LIMITS,
+                       probes=PROBES)
+    assert honest.status == "ok"
+
+
+def test_components_of_one_submission_share_no_file_state_or_process(notebook):
+    code = '''
+import os
+import time
+import numpy as np
+
+def attack():
+    seen = {"file": os.path.exists("left-behind.txt"), "patched": hasattr(np, "left_behind"),
+            "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}
+    open("left-behind.txt", "w").write("from the last component")
+    np.left_behind = True
+    if os.fork() == 0:
+        time.sleep(60)
+        os._exit(0)
+    return seen
+'''
+    submission = notebook(code)
+    first, second = (run_probe(submission, "attack", {}, LIMITS, probes=PROBES) for _ in range(2))
+    clean = {"file": False, "patched": False, "pids": [1, 2] if ISOLATED else first.values["attack"]["pids"]}
+    assert first.values["attack"] == clean
+    if ISOLATED:
+        assert second.values["attack"] == clean
+    crash = notebook("import os, signal\n\ndef attack():\n    os.kill(os.getpid(), signal.SIGSEGV)\n\n"
+                     + GOOD_CODE, name="crash.ipynb")
+    assert run_probe(crash, "attack", {}, LIMITS, probes=PROBES).status == "crashed"
+    after = run_probe(crash, "causal_mask", {"sizes": [2]}, LIMITS, probes=PROBES)
+    assert after.status == "ok" and after.values["mask_0"].tolist() == [[True, False], [True, True]]
+
+
+def test_the_work_folder_has_a_disk_quota(notebook):
+    code = '''
+def attack():
+    written = 0
+    try:
+        for number in range(10):
+            with open(f"block-{number}", "wb") as file:
+                file.write(bytes(1024 * 1024))
+            written += 1
+    except OSError as error:
+        return [written, error.strerror]
+    return [written, None]
+'''
+    run = attack(notebook, code, limits=replace(LIMITS, disk_mb=4))
+    if ISOLATED:
+        assert run.values["attack"][0] <= 4 and run.values["attack"][1] == "No space left on device"
+    else:
+        assert any("NOT active" in line and "allowlist" in line for line in run.protections)
 
 
 def test_plotting_imports_wait_until_first_use_and_then_work(notebook):
@@ -238,3 +308,33 @@ def attack():
     return [before, plt.__name__, mcolors.to_hex("red"), "matplotlib.pyplot" in sys.modules]
 '''
     assert attack(notebook, code).values["attack"] == [False, "matplotlib.pyplot", "#ff0000", True]
+
+
+def test_a_worker_that_forges_loaded_and_leaves_is_the_students_failure_not_the_sandboxs(notebook):
+    # "loaded" written ahead, then the pipe the questions come on closed and the worker gone: the
+    # supervisor's question finds nobody; that must read as an early exit, never as a broken sandbox.
+    code = "import os\nCLOSED = os.close(3)\nFORGED = os.write(4, b'loaded []\\n')\nEXIT = os._exit(0)\n"
+    run = attack(notebook, code)
+    assert run.status == "exited early" and run.missing == ["attack", "after"]
+
+
+def test_what_tinytorch_and_the_notebook_import_is_there_and_nothing_else(notebook):
+    code = '''
+import importlib
+from tinytorch.training import progress as progress_bar
+
+def attack():
+    found = {}
+    for name in ("tqdm", "pytest", "nbgrader", "course", "solutions", "IPython"):
+        try:
+            importlib.import_module(name)
+            found[name] = True
+        except ImportError:
+            found[name] = False
+    return [sum(progress_bar(range(4), desc="steps")), found]
+'''
+    total, found = attack(notebook, code).values["attack"]
+    assert total == 6
+    if ISOLATED:
+        assert found == {"tqdm": True, "pytest": False, "nbgrader": False, "course": False, "solutions": False,
+                         "IPython": False}
