@@ -35,20 +35,21 @@ INSTALL = """\
 # TinyGPT: installing, working, checking, handing in
 
 Unzipping `handout.zip` gives a folder `handout/`; every command below runs in it. You need Python 3.11
-(3.12 and 3.13 work too) with `venv` and pip, and about 1 GB of disk space.
+(the version the pinned packages were tested with) with `venv` and pip, and about 1 GB of disk space.
 
 ## 1. Install (once, 2 to 5 minutes)
 
 ```
 cd handout
-python3 -m venv .venv
+python3.11 -m venv .venv
 . .venv/bin/activate
 pip install -r requirements.txt {wheel}
 ```
 
 On Windows the second and third lines are `py -3.11 -m venv .venv` and `.venv\\Scripts\\activate`.
 `requirements.txt` pins the exact versions the course was tested with (JupyterLab, NumPy, matplotlib,
-ipywidgets for the progress bars, ...); `{wheel}` is `tinytorch`, the framework you build on.
+ipywidgets for the progress bars, ...; on macOS and Windows pip adds the few packages only those need);
+`{wheel}` is `tinytorch`, the framework you build on.
 Each time you come back, `cd handout` and `. .venv/bin/activate` again.
 
 ## 2. Work
