@@ -89,3 +89,14 @@ def test_student_extra_uses_the_course_bounds():
         name = canonicalize_name(requirement.name)
         if name in course:
             assert requirement.specifier == course[name], f"student extra's {requirement} differs from the course's"
+
+
+def test_closure_follows_extras_and_markers_only_where_they_apply():
+    requires = {
+        "app": ["lib[fast]>=1", "winonly; sys_platform == 'win32'", "docs; extra == 'docs'"],
+        "lib": ["base", "speedup; extra == 'fast'"],
+        "base": [], "speedup": [], "winonly": [], "docs": [], "unrelated": [],
+    }
+    assert closure(["app"], requires) == {"app", "lib", "base", "speedup"}
+    assert closure(["app[docs]"], requires) == {"app", "lib", "base", "speedup", "docs"}
+    assert closure(["lib"], requires) == {"lib", "base"}
