@@ -32,7 +32,7 @@ def parts(notebook: nbformat.NotebookNode) -> list[tuple[str, list[nbformat.Note
         heading = HEADING.search(cell.source) if cell.cell_type == "markdown" else None
         if heading:
             sections.append((heading.group(1).strip(), []))
-        elif cell.cell_type == "code" and sections:
+        elif cell.cell_type == "code":
             sections[-1][1].append(cell)
     return [(title, cells) for title, cells in sections if cells]
 
