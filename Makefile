@@ -2,14 +2,16 @@
 # Every target runs inside .venv, which is created and installed on first use.
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test build check grade handout lint bench clean
+.PHONY: help venv lock demo test build check grade handout lint bench clean
 
 BASE_PYTHON := $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 COURSE := $(PY) -m course.cli
-# Touched after a successful install: pip runs again only when pyproject.toml is newer.
+# Touched after a successful install: pip runs again only when pyproject.toml or the lock is newer.
 INSTALLED := $(VENV)/.installed
+# Exact versions of every package (`make lock` rewrites both from pyproject.toml; the student's is a part of it).
+LOCK := requirements.lock
 # The benchmark scripts `make bench` runs (bench/torch_gpt.py is a long training run: run it by hand).
 BENCHMARKS := train_step generation grading
 
@@ -20,17 +22,22 @@ help: ## list the targets
 $(PY):
 	$(BASE_PYTHON) -m venv $(VENV)
 
-$(INSTALLED): pyproject.toml | $(PY)
-	@echo "Installing the course and its dependencies into $(VENV) (a fresh install takes 1-3 minutes)..."
-	@$(PY) -m pip install -qq --disable-pip-version-check -e .
+$(INSTALLED): pyproject.toml $(LOCK) | $(PY)
+	@echo "Installing the course and the exact versions of $(LOCK) into $(VENV) (a fresh install takes 1-3 minutes)..."
+	@$(PY) -m pip install -qq --disable-pip-version-check -r $(LOCK)
+	@$(PY) -m pip install -qq --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-venv: $(INSTALLED) ## create .venv and install the course (pip runs again only when pyproject.toml changes)
+venv: $(INSTALLED) ## create .venv and install the course (pip runs again only when pyproject.toml or the lock changes)
+
+lock: $(INSTALLED) ## re-resolve pyproject.toml: rewrite requirements.lock and requirements-student.lock
+	$(PY) -m course.lock
 
 demo: $(INSTALLED) ## build the release, grade three sample submissions, print their scores
 	$(COURSE) demo
 
-test: $(INSTALLED) ## run the whole test suite
+test: $(INSTALLED) ## run the whole test suite (first finds or installs a Chromium for the browser test)
+	-$(PY) -m tests.browser.chromium --install  # without one the browser test fails, saying why
 	$(PY) -m pytest
 
 build: $(INSTALLED) ## regenerate release/ (nbgrader) and solutions/ from source/

@@ -1,8 +1,11 @@
 """The student handout: `dist/handout/` and `dist/handout.zip`.
 
-Students receive the release notebook(s), a wheel of the `tinytorch` framework and `INSTALL.md`, and
-nothing else: the wheel is built from a throwaway project that holds a copy of `tinytorch/` only, so
-no instructor code (`course/`, `solutions/`, `tests/`, `source/`) can slip into it.
+Students receive the release notebook(s) with the contract next to them (`docs/API.md`, copied as is),
+a wheel of the `tinytorch` framework, the pinned student environment (`requirements-student.lock`, a
+part of the course's own lock, as `requirements.txt`), `check.py` (`course/handout_check.py`: runs the
+visible checks headless) and `INSTALL.md`, and nothing else. The wheel is built from a throwaway project
+that holds a copy of `tinytorch/` only, so no instructor code (`course/`, `solutions/`, `tests/`,
+`source/`) can slip into it.
 """
 
 from __future__ import annotations
@@ -18,27 +21,60 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 from course.build import REPO, CourseError
-from course.components import ASSIGNMENT
+from course.components import ASSIGNMENT, NOTEBOOK
+from course.lock import STUDENT_LOCK
 
 # Markers that only instructor material carries; a handout containing one is never written.
 INSTRUCTOR_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "course.grading")
-WHEEL_DEPENDENCIES = ("numpy", "tqdm")  # what `import tinytorch` needs; bounds taken from pyproject.toml
+# What tinytorch needs at run time (ipywidgets: progress bars as widgets in JupyterLab); bounds: pyproject.toml.
+WHEEL_DEPENDENCIES = ("numpy", "tqdm", "ipywidgets")
+CONTRACT = REPO / "docs" / "API.md"  # shipped as <assignment>/API.md, next to the notebook that points to it
+CHECK = Path(__file__).with_name("handout_check.py")  # shipped as check.py
 
 INSTALL = """\
-# Installing TinyGPT
+# TinyGPT: installing, working, checking, handing in
 
-You need Python 3.11 or newer. In this folder, create an environment and install the course's
-framework (`tinytorch`, the wheel next to this file) with what the notebook uses:
+Unzipping `handout.zip` gives a folder `handout/`; every command below runs in it. You need Python 3.11
+(the version the pinned packages were tested with) with `venv` and pip, and about 1 GB of disk space.
+
+## 1. Install (once, 2 to 5 minutes)
 
 ```
-python3 -m venv .venv
+cd handout
+python3.11 -m venv .venv
 . .venv/bin/activate
-pip install tinytorch-*.whl numpy tqdm matplotlib scikit-learn jupyterlab
+pip install -r requirements.txt {wheel}
+```
+
+On Windows the second and third lines are `py -3.11 -m venv .venv` and `.venv\\Scripts\\activate`.
+`requirements.txt` pins the exact versions the course was tested with (JupyterLab, NumPy, matplotlib,
+ipywidgets for the progress bars, ...; on macOS and Windows pip adds the few packages only those need);
+`{wheel}` is `tinytorch`, the framework you build on.
+Each time you come back, `cd handout` and `. .venv/bin/activate` again.
+
+## 2. Work
+
+```
 jupyter lab {notebook}
 ```
 
-Work in `{notebook}`: replace each `raise NotImplementedError()` with your code and run the
-test cell below it. Hand in the notebook as it is (keep its name).
+JupyterLab opens in your browser. Work in `{notebook}`: replace each `raise NotImplementedError()` with
+your code and run the check cell below it. `{contract}` (open it from JupyterLab's file browser) states
+everything the hidden tests check: names, shapes, errors, who does what.
+
+## 3. Check
+
+```
+python check.py
+```
+
+runs a copy of your notebook top to bottom without a browser (a minute or two; your file is not changed)
+and prints each part as done, not done, or failing with the first error message. It runs the visible
+checks only: the hidden tests check the same contract on other inputs when your notebook is graded.
+
+## 4. Hand in
+
+The one file `{notebook}`, under that name. Save it in JupyterLab first; outputs may stay in it.
 """
 
 
@@ -80,7 +116,7 @@ def _instructor_marker(folder: Path) -> str | None:
 
 
 def build_handout(course_dir: Path = REPO, assignment: str = ASSIGNMENT, dist: Path | None = None) -> Path:
-    """Write `<dist>/handout/` (release notebooks, tinytorch wheel, INSTALL.md) and zip it; returns the zip."""
+    """Write `<dist>/handout/` (release, contract, wheel, requirements, check.py, INSTALL.md); returns its zip."""
     release = course_dir / "release" / assignment
     if not release.is_dir():
         raise CourseError(f"no release to hand out: expected {release} (run `course build` first)")
@@ -89,12 +125,15 @@ def build_handout(course_dir: Path = REPO, assignment: str = ASSIGNMENT, dist: P
     shutil.rmtree(handout, ignore_errors=True)
     (dist / "handout.zip").unlink(missing_ok=True)
     shutil.copytree(release, handout / assignment, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copyfile(CONTRACT, handout / assignment / CONTRACT.name)
+    shutil.copyfile(STUDENT_LOCK, handout / "requirements.txt")
+    shutil.copyfile(CHECK, handout / "check.py")
     leak = _instructor_marker(handout)
     if leak:
         shutil.rmtree(handout)
-        raise CourseError(f"release/{assignment} contains instructor material ({leak}); "
+        raise CourseError(f"the handout contains instructor material ({leak}); "
                           "expected a release generated by `course build`")
-    build_wheel(handout)
-    notebooks = sorted(p.relative_to(handout).as_posix() for p in handout.rglob("*.ipynb"))
-    (handout / "INSTALL.md").write_text(INSTALL.format(notebook=" ".join(notebooks)))
+    wheel = build_wheel(handout)
+    (handout / "INSTALL.md").write_text(INSTALL.format(
+        notebook=f"{assignment}/{NOTEBOOK}", contract=f"{assignment}/{CONTRACT.name}", wheel=wheel.name))
     return Path(shutil.make_archive(str(dist / "handout"), "zip", root_dir=dist, base_dir="handout"))

@@ -1,5 +1,6 @@
-"""The student handout holds what students need (release notebook, a working tinytorch wheel, install notes)
-and nothing of the instructor's: no solution code, no hidden test, no instructor package."""
+"""The student handout holds what students need (release notebook, the contract, a working tinytorch wheel,
+pinned requirements, the check command, install notes) and nothing of the instructor's: no solution code,
+no hidden test, no instructor package."""
 
 import ast
 import io
@@ -13,14 +14,16 @@ import nbformat
 import numpy
 import pytest
 import tqdm
+from packaging.requirements import Requirement
 
 from course.build import CourseError
-from course.handout import build_handout
+from course.handout import WHEEL_DEPENDENCIES, build_handout
+from course.lock import STUDENT_LOCK
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "source" / "tinygpt" / "tinygpt.ipynb"
 RELEASE = ROOT / "release" / "tinygpt" / "tinygpt.ipynb"
-INSTALL_LINE = "pip install tinytorch-*.whl numpy tqdm matplotlib scikit-learn jupyterlab"
+INSTALL_LINE = "pip install -r requirements.txt tinytorch-0.1.0-py3-none-any.whl"
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +72,40 @@ def _hidden_test_names() -> set[str]:
     return names
 
 
-def test_handout_holds_the_release_notebook_the_wheel_and_install_notes(members):
+def test_handout_holds_the_release_the_contract_the_wheel_requirements_check_and_install_notes(members):
     wheel = _wheel_name(members)
     top_level = {name for name in members if "!" not in name}
-    assert top_level == {"handout/INSTALL.md", "handout/tinygpt/tinygpt.ipynb", wheel}
+    assert top_level == {"handout/INSTALL.md", "handout/tinygpt/tinygpt.ipynb", "handout/tinygpt/API.md",
+                         "handout/requirements.txt", "handout/check.py", wheel}
     assert members["handout/tinygpt/tinygpt.ipynb"] == RELEASE.read_bytes()
-    assert INSTALL_LINE in members["handout/INSTALL.md"].decode()
+
+
+def test_the_contract_ships_verbatim_next_to_the_notebook_that_points_to_it(members):
+    """docs/API.md is the one source: the handout's copy is byte for byte the same, and the notebook names it."""
+    assert members["handout/tinygpt/API.md"] == (ROOT / "docs" / "API.md").read_bytes()
+    intro = nbformat.reads(members["handout/tinygpt/tinygpt.ipynb"].decode(), as_version=4).cells[0].source
+    assert "`API.md`" in intro and "next to this notebook" in intro, "the notebook should point students to API.md"
+
+
+def test_requirements_are_the_student_lock_and_check_is_the_course_checker(members):
+    assert members["handout/requirements.txt"] == STUDENT_LOCK.read_bytes()
+    assert members["handout/check.py"] == (ROOT / "course" / "handout_check.py").read_bytes()
+
+
+def test_install_notes_say_which_folder_how_to_install_start_check_and_hand_in(members):
+    install = members["handout/INSTALL.md"].decode()
+    for step in ("gives a folder `handout/`", "cd handout", INSTALL_LINE, "jupyter lab tinygpt/tinygpt.ipynb",
+                 "python check.py", "## 4. Hand in", "`tinygpt/API.md`"):
+        assert step in install, f"INSTALL.md should contain {step!r}"
+    assert Path(INSTALL_LINE.split()[-1]).name == Path(_wheel_name(members)).name
+
+
+def test_wheel_declares_its_runtime_dependencies(members):
+    wheel = _wheel_name(members)
+    info = next(data for name, data in members.items() if name.startswith(f"{wheel}!") and name.endswith("METADATA"))
+    declared = {Requirement(line.split(":", 1)[1]).name for line in info.decode().splitlines()
+                if line.startswith("Requires-Dist:")}
+    assert declared == set(WHEEL_DEPENDENCIES) == {"numpy", "tqdm", "ipywidgets"}
 
 
 def test_wheel_holds_exactly_the_tinytorch_package(members):

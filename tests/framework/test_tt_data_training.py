@@ -1,5 +1,8 @@
 """Token batches, the embedded text, progress bars and the training loop."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -66,3 +69,16 @@ def test_train_loop_returns_losses_and_passes_the_step():
     assert losses == [10.0, 9.0, 8.0, 7.0, 6.0]
     counter = iter([np.float32(2.0), np.float32(1.0)])
     assert training.train_loop(lambda: next(counter), 2) == [2.0, 1.0]
+
+
+def test_progress_in_a_terminal_is_one_line_rewritten_in_place():
+    """Outside a notebook the bar is a text bar: one line redrawn with carriage returns, one newline at the end."""
+    script = "from tinytorch.training import train_loop; train_loop(lambda: 0.5, 200, desc='train'); print('after')"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)  # bytes: keep the \r
+    stderr = result.stderr.decode()
+    assert result.stdout == b"after\n"
+    assert stderr.count("\n") == 1 and stderr.endswith("\n"), repr(stderr[-200:])
+    frames = [frame for frame in stderr.strip().split("\r") if frame]
+    assert frames and all(frame.startswith("train: ") for frame in frames), frames[:3]
+    assert "200/200" in frames[-1] and "loss=0.5000" in frames[-1]
+    assert "Warning" not in stderr
