@@ -84,8 +84,8 @@ def _grading_child(process: psutil.Process) -> bool:
 
 
 def test_a_worker_killed_mid_submission_loses_nothing_and_records_nothing_twice(tmp_path):
-    release = nbformat.read(RELEASE, as_version=4)
-    course = _course(tmp_path / "course", {"ann": reference_submission(), "bob": release, "cy": release})
+    release = nbformat.read(RELEASE, as_version=4)  # two submissions: one per worker, then alpha's again on beta
+    course = _course(tmp_path / "course", {"ann": reference_submission(), "bob": release})
     with local_cluster(tmp_path / "dask", {"alpha": None, "beta": None}) as cluster:
         with Client(cluster.address, set_as_default=False) as client:
             cluster.wait_for_workers(client, 2)
@@ -109,9 +109,9 @@ def test_a_worker_killed_mid_submission_loses_nothing_and_records_nothing_twice(
     assert killed, "no task was running on alpha when it was killed"
     assert {student: grader.graded_by[student] for student in killed} == {student: beta for student in killed}
     totals = {r.student: r.total for r in result["reports"]}
-    assert totals == {"ann": 100, "bob": 0, "cy": 0}
+    assert totals == {"ann": 100, "bob": 0}
     reports = course / "reports" / "tinygpt"
-    assert sorted(p.name for p in reports.glob("*.json") if p.stem in totals) == ["ann.json", "bob.json", "cy.json"]
+    assert sorted(p.name for p in reports.glob("*.json") if p.stem in totals) == ["ann.json", "bob.json"]
     assert not (reports / "previous").exists(), "a report was saved twice"
 
 
