@@ -172,6 +172,14 @@ def run_handout(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_gradescope(args: argparse.Namespace) -> int:
+    from course.gradescope import build_autograder
+
+    archive = build_autograder(args.course_dir, args.assignment, args.output)
+    print(f"Gradescope autograder: {archive}\nupload it as the assignment's autograder (docs/gradescope.md)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="course", description="Instructor commands for the TinyGPT course.")
     top.add_argument("--course-dir", type=Path, default=REPO, help="the course folder (default: this repository)")
@@ -195,6 +203,8 @@ def parser() -> argparse.ArgumentParser:
                        help="with --scheduler: also use workers whose sandbox lacks a protection this machine's has")
     command("demo", run_demo, "build, grade three sample submissions, show scores", jobs=True)
     command("handout", run_handout, "build dist/handout.zip: what students receive")
+    gradescope = command("gradescope", run_gradescope, "build dist/gradescope-<assignment>.zip, the autograder")
+    gradescope.add_argument("--output", type=Path, help="where to write the zip")
     register_training(commands)
     return top
 
