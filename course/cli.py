@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from course.build import REPO, CourseError, build, out_of_sync, require_assignment
 from course.components import ASSIGNMENT, BY_ID, NOTEBOOK
-from course.grading.batch import grade_course
+from course.grading.batch import Grader, grade_course
 from course.grading.harness import grade_notebook
 from course.grading.report import GradingError, format_table
 from course.handout import build_handout
@@ -124,7 +124,7 @@ def _require_submissions(course_dir: Path, assignment: str) -> Path:
 
 
 def _grade_and_show(args: argparse.Namespace, force: bool, students: list[str] | None = None,
-                    grader=None) -> None:
+                    grader: Grader | None = None) -> None:
     reports = grade_course(args.course_dir, args.assignment, force=force, jobs=args.jobs, students=students,
                            grader=grader)
     print(format_table(reports))
