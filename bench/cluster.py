@@ -79,11 +79,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=20)
     parser.add_argument("--runs", type=int, default=1, help="runs per configuration (median reported)")
+    parser.add_argument("--workers", type=int, nargs="+", default=(1, 2), help="cluster sizes to run")
     parser.add_argument("--project", type=int, nargs=2, default=(1000, 50), metavar=("SUBMISSIONS", "WORKERS"))
     args = parser.parse_args()
     print(f"load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
     per_worker = {}
-    for workers in (1, 2):
+    for workers in args.workers:
         walls, cpus = [], []
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory(prefix="bench-cluster-") as scratch:
@@ -96,12 +97,13 @@ def main() -> None:
               f"{', '.join(f'{w:.1f}' for w in walls)}), {args.submissions / wall:.3f} submissions/s, "
               f"{per_worker[workers]:.3f} per worker per s, {statistics.median(cpus) / args.submissions:.1f} "
               f"CPU s per submission; load average now {os.getloadavg()[0]:.1f}")
-    print(f"speed-up 1 -> 2 workers: {per_worker[2] * 2 / per_worker[1]:.2f}x")
+    if {1, 2} <= set(per_worker):
+        print(f"speed-up 1 -> 2 workers: {per_worker[2] * 2 / per_worker[1]:.2f}x")
     total, workers = args.project
-    rounds = math.ceil(total / workers)
+    rounds, smallest = math.ceil(total / workers), min(per_worker)
     print(f"projection: {total} submissions on {workers} workers = {rounds} per worker x "
-          f"{1 / per_worker[1]:.1f} s = {rounds / per_worker[1] / 60:.1f} min (assumes each worker has a core "
-          f"of its own, as the 1-worker run here, and a scheduler that keeps up)")
+          f"{1 / per_worker[smallest]:.1f} s = {rounds / per_worker[smallest] / 60:.1f} min (assumes each worker has "
+          f"a core of its own, as the {smallest}-worker run here, and a scheduler that keeps up)")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import secrets
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,8 +187,6 @@ class ClusterGrader:
 
     def __call__(self, folders: dict[str, Path], hide: tuple[Path, ...], suites: Path) -> Iterator[SubmissionReport]:
         """Each student's report, as the results arrive (a folder without one notebook is graded here: zero)."""
-        from distributed import wait
-
         if Path(suites).resolve() != HIDDEN_SUITES.resolve():
             raise GradingError(f"a cluster grades with its workers' hidden suites ({HIDDEN_SUITES}), not {suites}")
         pending = {}
@@ -201,19 +200,20 @@ class ClusterGrader:
                                         [str(folder) for folder in hide], key=f"grade-{student}-{secrets.token_hex(4)}",
                                         workers=self.workers, allow_other_workers=False)
             pending[future] = (student, notebook)
+        checked = time.monotonic()
         while pending:
-            try:
-                wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
-            except TimeoutError:
-                if not self._any_worker_left():
-                    for future, (student, _) in pending.items():
-                        self.lost[student] = "every worker that passed the sandbox check left the cluster"
-                        future.cancel()
-                    return
+            done = [future for future in pending if future.done()]  # finished, failed or cancelled
+            if not done:
+                if time.monotonic() - checked > POLL_SECONDS:
+                    if not self._any_worker_left():
+                        for future, (student, _) in pending.items():
+                            self.lost[student] = "every worker that passed the sandbox check left the cluster"
+                            future.cancel()
+                        return
+                    checked = time.monotonic()
+                time.sleep(0.1)
                 continue
-            except Exception:  # cancelled futures (the scheduler went away): each is reported as lost below
-                pass
-            for future in [future for future in pending if future.done()]:
+            for future in done:
                 student, notebook = pending.pop(future)
                 report = self._report(future, student, notebook)
                 if report is not None:
