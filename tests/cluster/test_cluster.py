@@ -136,6 +136,8 @@ def _course_cli(course: Path, *arguments: str, environment: dict | None = None) 
 
 
 def test_a_worker_without_namespaces_is_refused_in_one_line(tmp_path):
+    here = sandbox_check()["protections"]
+    assert "mount namespace" in " ".join(here), f"this machine's sandbox has no namespaces to lack: {here}"
     course = _course(tmp_path / "course", {"release": nbformat.read(RELEASE, as_version=4)})
     no_unshare = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # `unshare` not found: no namespaces
     with local_cluster(tmp_path / "dask", {"weak": no_unshare}) as cluster:
