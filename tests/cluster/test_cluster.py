@@ -72,6 +72,17 @@ def test_cluster_grades_like_local_processes(two_workers, tmp_path):
     assert saved["protections"] and not any(p.startswith("NOT active") for p in saved["protections"])
 
 
+def test_course_grade_with_a_scheduler_writes_the_reports_and_tables(two_workers, tmp_path):
+    course = _course(tmp_path, {})
+    (course / "submitted" / "nobody" / "tinygpt").mkdir(parents=True)  # no notebook: a zero, nothing sent
+    finished = _course_cli(course, "--scheduler", two_workers.address)
+    assert finished.returncode == 0, finished.stderr
+    reports = course / "reports" / "tinygpt"
+    assert "nobody" in finished.stdout and "no .ipynb file" in (reports / "nobody.md").read_text()
+    grades = json.loads((reports / "grades.json").read_text())
+    assert grades["nobody"]["total"] == 0
+
+
 def _grading_child(process: psutil.Process) -> bool:
     """Is a hidden-suite pytest process running under this worker?"""
     for child in process.children(recursive=True):
@@ -161,3 +172,4 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path):
     assert finished.returncode == 2
     assert finished.stderr.count("\n") == 1, finished.stderr
     assert f"cannot reach the Dask scheduler at {address}" in finished.stderr
+
