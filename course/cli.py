@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from course.build import REPO, CourseError, build, out_of_sync, require_assignment
 from course.components import ASSIGNMENT, BY_ID, NOTEBOOK
-from course.grading.batch import grade_course
+from course.grading.batch import Grader, grade_course
 from course.grading.harness import grade_notebook
 from course.grading.report import GradingError, format_table
 from course.handout import build_handout
@@ -123,8 +123,10 @@ def _require_submissions(course_dir: Path, assignment: str) -> Path:
     return submitted
 
 
-def _grade_and_show(args: argparse.Namespace, force: bool, students: list[str] | None = None) -> None:
-    reports = grade_course(args.course_dir, args.assignment, force=force, jobs=args.jobs, students=students)
+def _grade_and_show(args: argparse.Namespace, force: bool, students: list[str] | None = None,
+                    grader: Grader | None = None) -> None:
+    reports = grade_course(args.course_dir, args.assignment, force=force, jobs=args.jobs, students=students,
+                           grader=grader)
     print(format_table(reports))
     # dict.fromkeys: in order, once each; the throwaway uid differs per run
     protections = dict.fromkeys(re.sub(r"uid \d+", "uid", p) for report in reports for p in report.protections)
@@ -136,8 +138,16 @@ def _grade_and_show(args: argparse.Namespace, force: bool, students: list[str] |
 
 def run_grade(args: argparse.Namespace) -> int:
     _require_submissions(args.course_dir, args.assignment)
-    _grade_and_show(args, force=args.force)
-    return 0
+    if args.scheduler is None:
+        _grade_and_show(args, force=args.force)
+        return 0
+    from course.grading.cluster import ClusterGrader  # imports Dask: only when asked for
+
+    with ClusterGrader.connect(args.scheduler, allow_weak_sandbox=args.allow_weak_sandbox) as grader:
+        _grade_and_show(args, force=args.force, grader=grader)
+    for student, why in sorted(grader.lost.items()):
+        print(f"{student}: not graded ({why}); run `course grade` again to grade it", file=sys.stderr)
+    return 1 if grader.lost else 0
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -162,6 +172,14 @@ def run_handout(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_gradescope(args: argparse.Namespace) -> int:
+    from course.gradescope import build_autograder
+
+    archive = build_autograder(args.course_dir, args.assignment, args.output)
+    print(f"Gradescope autograder: {archive}\nupload it as the assignment's autograder (docs/gradescope.md)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="course", description="Instructor commands for the TinyGPT course.")
     top.add_argument("--course-dir", type=Path, default=REPO, help="the course folder (default: this repository)")
@@ -179,8 +197,14 @@ def parser() -> argparse.ArgumentParser:
     command("check", run_check, "prove release, solutions, tests and mutants agree", jobs=True)
     grade = command("grade", run_grade, "grade submitted/, write feedback and grade tables", jobs=True)
     grade.add_argument("--force", action="store_true", help="regrade students who were graded before")
+    grade.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="grade on the workers of this Dask scheduler instead of locally (docs/cluster.md)")
+    grade.add_argument("--allow-weak-sandbox", action="store_true",
+                       help="with --scheduler: also use workers whose sandbox lacks a protection this machine's has")
     command("demo", run_demo, "build, grade three sample submissions, show scores", jobs=True)
     command("handout", run_handout, "build dist/handout.zip: what students receive")
+    gradescope = command("gradescope", run_gradescope, "build dist/gradescope-<assignment>.zip, the autograder")
+    gradescope.add_argument("--output", type=Path, help="where to write the zip")
     register_training(commands)
     return top
 

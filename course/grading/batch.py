@@ -8,6 +8,7 @@ and hands them to the gradebook (`course.grading.gradebook`). Neither of those i
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,21 @@ from course.components import ASSIGNMENT, NOTEBOOK
 from course.grading.gradebook import record_in_gradebook
 from course.grading.harness import HIDDEN_SUITES, file_sha256, grade_submission
 from course.grading.report import GradingError, SubmissionReport, write_grade_tables
+
+# How submissions are graded: (student -> folder, folders to hide, suites) -> each report as it is done.
+# `grade_locally(jobs)` here; `course.grading.cluster.ClusterGrader` on a Dask cluster.
+Grader = Callable[[dict[str, Path], tuple[Path, ...], Path], Iterator[SubmissionReport]]
+
+
+def grade_locally(jobs: int) -> Grader:
+    """Grade on this machine, `jobs` submissions at a time (each grading runs in its own processes)."""
+    def grade(folders: dict[str, Path], hide: tuple[Path, ...], suites: Path) -> Iterator[SubmissionReport]:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(grade_submission, folder, student, hide, suites)
+                       for student, folder in folders.items()]
+            for future in as_completed(futures):
+                yield future.result()
+    return grade
 
 
 def _save(report: SubmissionReport, reports: Path) -> None:
@@ -47,8 +63,10 @@ def _submissions(course_dir: Path, assignment: str) -> dict[str, Path]:
 
 def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = False, jobs: int = 2,
                  progress: bool = True, nbgrader: bool = True, suites: Path = HIDDEN_SUITES,
-                 students: list[str] | None = None) -> list[SubmissionReport]:
+                 students: list[str] | None = None, grader: Grader | None = None) -> list[SubmissionReport]:
     """Grade every `submitted/<student>/<assignment>/` notebook, `jobs` at a time; one report per student.
+
+    `grader` chooses how (default: `grade_locally(jobs)`; a `ClusterGrader` grades on a Dask cluster).
 
     `students` limits the grading to those students (the demo grades only its own samples); the grade
     tables still list everyone graded so far.
@@ -75,12 +93,10 @@ def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = F
                 print(f"{student}: already graded{note}; kept the report; use force to regrade", file=sys.stderr)
     todo = [student for student in folders if student not in kept and student in chosen]
     graded: dict[str, SubmissionReport] = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # each grading runs in its own processes
-        futures = {pool.submit(grade_submission, folders[s], s, (course_dir,), suites): s for s in todo}
-        for future in tqdm(as_completed(futures), total=len(futures), desc="grading", disable=not progress):
-            report = future.result()
-            _save(report, reports_dir)
-            graded[report.student] = report
+    reports_arriving = (grader or grade_locally(jobs))({s: folders[s] for s in todo}, (course_dir,), suites)
+    for report in tqdm(reports_arriving, total=len(todo), desc="grading", disable=not progress):
+        _save(report, reports_dir)
+        graded[report.student] = report
     reports = [kept.get(student) or graded[student] for student in folders if student in kept or student in graded]
     write_grade_tables(reports, reports_dir)
     unreadable = sorted(student for student, report in graded.items() if report.reason)

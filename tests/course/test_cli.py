@@ -9,7 +9,7 @@ from course.cli import solution_ids_before
 from course.submissions import fill_release
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = ("build", "check", "grade", "demo", "handout", "train", "sample")
+COMMANDS = ("build", "check", "grade", "demo", "handout", "gradescope", "train", "sample")
 
 
 def test_help_lists_every_command_on_one_line():
