@@ -30,7 +30,9 @@ venv: $(INSTALLED) ## create .venv and install the course (pip runs again only w
 demo: $(INSTALLED) ## build the release, grade three sample submissions, print their scores
 	$(COURSE) demo
 
-test: $(INSTALLED) ## run the whole test suite
+test: $(INSTALLED) ## run the whole test suite (installs the postgres extra and a PostgreSQL server if missing)
+	@$(PY) -c "import psycopg" 2>/dev/null || $(PY) -m pip install -qq --disable-pip-version-check -e '.[postgres]'
+	@sh tests/grader/install_postgres.sh
 	$(PY) -m pytest
 
 build: $(INSTALLED) ## regenerate release/ (nbgrader) and solutions/ from source/
