@@ -133,8 +133,8 @@ def test_errors_are_one_line_and_never_show_the_password(postgres, tmp_path):
     assert plain.stderr.strip().splitlines()[-1].startswith("nbgrader_config.py: cannot open the gradebook")
     assert "wrong-Pw-99" not in plain.stdout + plain.stderr
     closed = postgres.rsplit(":", 1)[0] + ":1/gradebook"
-    with pytest.raises(GradingError, match=r"^cannot open the gradebook postgresql://grader:\*\*\*@127.0.0.1:1/") as error:
+    with pytest.raises(GradingError, match=r"^cannot open the gradebook postgresql://grader:\*\*\*@127.0.0.1:1/") as e:
         check_gradebook(closed)
-    assert "\n" not in str(error.value) and PASSWORD not in str(error.value)
+    assert "\n" not in str(e.value) and PASSWORD not in str(e.value)
     with pytest.raises(GradingError, match="driver 'psycopg2' is not installed: pip install -e '.\\[postgres\\]'"):
         check_gradebook(postgres.replace("postgresql://", "postgresql+psycopg2://"))

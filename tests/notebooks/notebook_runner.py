@@ -19,7 +19,7 @@ def execute(notebook: Path, workdir: Path, timeout: int = 600) -> nbformat.Noteb
     """Execute a copy of `notebook` in `workdir`, errors allowed (recorded as outputs), and return it.
 
     The kernel inherits this environment: the repository importable (tinytorch, course), plots off screen,
-    `COURSE_SKIP_HIDDEN=1` (course.grading.nbcell.score returns full points without grading) and not autograding.
+    and not autograding (the hidden cells are comments: the grader fills them, nothing runs them).
     """
     copy = workdir / notebook.name
     shutil.copy(notebook, copy)
@@ -28,7 +28,6 @@ def execute(notebook: Path, workdir: Path, timeout: int = 600) -> nbformat.Noteb
         env.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
         env.setenv("MPLBACKEND", "Agg")
         env.setenv("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per kernel: no oversubscription on a busy machine
-        env.setenv("COURSE_SKIP_HIDDEN", "1")
         env.delenv("NBGRADER_EXECUTION", raising=False)
         NotebookClient(executed, kernel_name="python3", timeout=timeout, allow_errors=True,
                        resources={"metadata": {"path": str(workdir)}}).execute()
