@@ -6,6 +6,7 @@ the `postgres` extra). `nbgrader autograde` and Formgrader's Autograde button gr
 harness (course.grading.nbgrader_hooks): nbgrader starts no kernel and runs no student code.
 """
 
+import atexit
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,14 @@ HERE = Path(__file__).resolve().parent
 # nbgrader runs `alembic` from PATH: make it the one beside this Python (a venv used without activation).
 if str(Path(sys.executable).parent) not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+# `nbgrader generate_assignment --force` deletes release/ before it builds: if it then fails, the committed
+# notebook is put back when nbgrader exits (a successful build has written the new one by then).
+RELEASE = HERE / "release" / "tinygpt" / "tinygpt.ipynb"
+if RELEASE.is_file():
+    _committed = RELEASE.read_bytes()
+    atexit.register(lambda: RELEASE.is_file() or (RELEASE.parent.mkdir(parents=True, exist_ok=True),
+                                                  RELEASE.write_bytes(_committed)))
 
 c.CourseDirectory.course_id = "tinygpt"
 c.CourseDirectory.root = str(HERE)

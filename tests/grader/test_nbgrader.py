@@ -9,6 +9,8 @@ import copy
 import csv
 import html
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -188,3 +190,41 @@ def test_nbgrader_failure_is_the_real_cause_in_one_line():
            "failed\n[AutogradeApp | ERROR] Please see the error log above for details.")
     line = nbgrader_failure({"success": False, "log": log, "error": "NbGraderException: Please see the error log"})
     assert line.startswith("sqlalchemy.exc.OperationalError:") and "secret" not in line and "u:***@h" in line
+
+
+def test_grade_registers_the_assignment_a_fresh_clone_has_no_gradebook_for(course, tmp_path):
+    clone = tmp_path / "clone"
+    for folder in ("source", "release"):  # what a clone has: no gradebook.db
+        shutil.copytree(course / folder, clone / folder)
+    release_before = (clone / "release" / "tinygpt" / "tinygpt.ipynb").read_bytes()
+    submit(clone, "fresh", solved(course))
+    grade_course(clone, progress=False, suites=SUITES)
+    assert gradebook_scores(f"sqlite:///{clone / 'gradebook.db'}", "tinygpt", "fresh") == {
+        "causal_mask": 6, "tokenizer": 8}
+    assert (clone / "release" / "tinygpt" / "tinygpt.ipynb").read_bytes() == release_before
+
+
+def test_nbgrader_from_the_venv_without_activation(course, tmp_path):
+    """`.venv/bin/nbgrader generate_assignment --force` with the venv's scripts off PATH: works, no warning."""
+    clone = tmp_path / "clone"
+    shutil.copytree(course / "source", clone / "source")
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != Path(sys.executable).parent)
+    finished = subprocess.run([Path(sys.executable).parent / "nbgrader", "generate_assignment", "tinygpt", "--force",
+                               f"--CourseDirectory.root={clone}"], cwd=REPO, capture_output=True, text=True,
+                              env={**os.environ, "PATH": path})
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "not recognized" not in finished.stderr
+    assert (clone / "release" / "tinygpt" / "tinygpt.ipynb").is_file() and (clone / "gradebook.db").is_file()
+
+
+def test_a_failed_generate_assignment_leaves_the_release_notebook(course, tmp_path):
+    clone = tmp_path / "clone"
+    for folder in ("source", "release"):
+        shutil.copytree(course / folder, clone / folder)
+    shutil.copy(REPO / "nbgrader_config.py", clone)  # its course folder is where it lives
+    release = (clone / "release" / "tinygpt" / "tinygpt.ipynb").read_bytes()
+    (clone / "source" / "tinygpt" / "tinygpt.ipynb").write_text("{ not a notebook")
+    finished = subprocess.run([Path(sys.executable).parent / "nbgrader", "generate_assignment", "tinygpt", "--force"],
+                              cwd=clone, capture_output=True, text=True)
+    assert finished.returncode != 0
+    assert (clone / "release" / "tinygpt" / "tinygpt.ipynb").read_bytes() == release
