@@ -228,3 +228,11 @@ def test_a_failed_generate_assignment_leaves_the_release_notebook(course, tmp_pa
                               cwd=clone, capture_output=True, text=True)
     assert finished.returncode != 0
     assert (clone / "release" / "tinygpt" / "tinygpt.ipynb").read_bytes() == release
+
+
+def test_generated_outputs_are_ignored_by_git():
+    outputs = ["grades.csv", "gradebook.db", "gradebook.db.lock", ".grading.lock", "autograded/x/tinygpt/tinygpt.ipynb",
+               "feedback/x/tinygpt/tinygpt.html", "submitted/x/tinygpt/tinygpt.ipynb", "reports/tinygpt/x.json",
+               "release/tinygpt/.ipynb_checkpoints/tinygpt-checkpoint.ipynb"]
+    finished = subprocess.run(["git", "check-ignore", *outputs], cwd=REPO, capture_output=True, text=True)
+    assert finished.stdout.split() == outputs
