@@ -41,7 +41,7 @@ def _note_structure(report: SubmissionReport, release: Path) -> None:
     nbgrader's record restores; the harness graded the code as submitted)."""
     if report.reason or not release.is_file():
         return
-    with suppress(Exception):  # the harness read it; nbformat's stricter reader may not: nothing to add then
+    with suppress(OSError, ValueError):  # the harness read it; nbformat's stricter reader may not: nothing to add
         _, problems = match_release(nbformat.read(report.notebook, as_version=4), nbformat.read(release, as_version=4))
         report.problems += [f"graded cells: {problem}" for problem in problems]
 
