@@ -1,7 +1,6 @@
 #!/bin/sh
 # `make test` needs PostgreSQL's server binaries (tests/grader/test_postgres.py starts a private server and
 # stops it). Installs Debian's postgresql when they are missing (as root), without starting its own service.
-set -e
 if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     exit 0
 fi
@@ -17,5 +16,6 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 status=$?
-[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+if [ $status != 0 ]; then echo "make test: installing postgresql failed (apt-get exit $status)" >&2; fi
 exit $status
