@@ -36,8 +36,10 @@ lock: $(INSTALLED) ## re-resolve pyproject.toml: rewrite requirements.lock and r
 demo: $(INSTALLED) ## build the release, grade three sample submissions, print their scores
 	$(COURSE) demo
 
-test: $(INSTALLED) ## run the whole test suite (first finds or installs a Chromium for the browser test)
+test: $(INSTALLED) ## run the whole test suite (installs a Chromium, the postgres extra and a PostgreSQL server if missing)
 	-$(PY) -m tests.browser.chromium --install  # without one the browser test fails, saying why
+	@$(PY) -c "import psycopg" 2>/dev/null || $(PY) -m pip install -qq --disable-pip-version-check -e '.[postgres]'
+	@sh tests/grader/install_postgres.sh
 	$(PY) -m pytest
 
 build: $(INSTALLED) ## regenerate release/ (nbgrader) and solutions/ from source/

@@ -9,17 +9,14 @@ and names the committed files that differ, so that a release nobody rebuilt cann
 from __future__ import annotations
 
 import filecmp
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from course.components import ASSIGNMENT, NOTEBOOK
 from course.notebook import read_cells
 
-REPO = Path(__file__).resolve().parents[1]  # holds nbgrader_config.py, which nbgrader reads from its cwd
+REPO = Path(__file__).resolve().parents[1]  # holds nbgrader_config.py
 
 
 class CourseError(ValueError):
@@ -37,26 +34,23 @@ def require_assignment(course_dir: Path, assignment: str) -> Path:
 
 
 def generate_release(course_dir: Path = REPO, assignment: str = ASSIGNMENT, db_url: str | None = None) -> Path:
-    """Run `nbgrader generate_assignment <assignment> --force` on `course_dir`; returns `release/<assignment>`.
+    """`nbgrader generate_assignment <assignment>` into a scratch folder, then `release/<assignment>` replaced by
+    it; returns `release/<assignment>`. A failure leaves release/ as it was.
 
-    `db_url` names the gradebook nbgrader records the assignment in (default: nbgrader_config.py's for this
-    repository, `gradebook.db` in any other course folder, as `course.grading.gradebook` reads it).
+    The assignment is recorded in the course's gradebook (`course.grading.database.gradebook_url`, the one
+    `course grade` reads) or in `db_url`.
     """
+    from course.grading.gradebook import generate_assignment
+
     read_cells(require_assignment(course_dir, assignment) / NOTEBOOK)  # a clear error for a broken notebook
-    command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-               f"--CourseDirectory.root={course_dir}"]
-    # nbgrader runs `alembic` to set up the gradebook: it must find the venv's scripts on PATH.
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    if db_url is None and course_dir.resolve() != REPO:
-        db_url = f"sqlite:///{course_dir.resolve() / 'gradebook.db'}"
-    if db_url is not None:
-        env["NBGRADER_DB_URL"] = db_url
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
-    release = course_dir / "release" / assignment
-    if result.returncode != 0 or not (release / NOTEBOOK).is_file():
-        errors = [line for line in result.stderr.splitlines() if "Error" in line or "ERROR" in line]
-        raise CourseError(f"nbgrader generate_assignment {assignment} failed: "
-                          f"{errors[0] if errors else result.stderr.strip()[-300:]}")
+    release = Path(course_dir) / "release" / assignment
+    with tempfile.TemporaryDirectory(prefix="course-release-") as scratch:
+        fresh = generate_assignment(course_dir, assignment, Path(scratch), db_url=db_url)
+        if not (fresh / NOTEBOOK).is_file():
+            raise CourseError(f"nbgrader generate_assignment {assignment} wrote no {NOTEBOOK}")
+        if release.exists():
+            shutil.rmtree(release)
+        shutil.copytree(fresh, release)
     return release
 
 

@@ -4,7 +4,8 @@
   limited child process and bring back plain data.
 - `pytest_plugin`: the hidden suites' fixtures and the per-test record (`tests/hidden/`).
 - `harness`: one submission's `report.SubmissionReport` from the hidden suites.
-- `batch`: a whole course: harness, saved reports, grade tables, then `gradebook`.
-- `gradebook`, `nbgrader_hooks`: the same scores in nbgrader's gradebook, feedback and export.
-- `nbcell`: what the notebook's hidden grade cells call.
+- `batch`: a whole course: harness, saved reports, grade tables, then `gradebook` (one grader per folder: `locks`).
+- `nbgrader_hooks`: nbgrader's autograde made the harness (nbgrader_config.py plugs it in); `structure`: a
+  submission's nbgrader cells made the release's; `gradebook`, `database`: the same scores in nbgrader's
+  gradebook, feedback and export, wherever the gradebook lives.
 """

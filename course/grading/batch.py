@@ -10,15 +10,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
+import nbformat
 from tqdm import tqdm
 
 from course.components import ASSIGNMENT, NOTEBOOK
 from course.grading.gradebook import record_in_gradebook
 from course.grading.harness import HIDDEN_SUITES, file_sha256, grade_submission
+from course.grading.locks import course_lock
 from course.grading.report import GradingError, SubmissionReport, write_grade_tables
+from course.grading.structure import match_release
 
 # How submissions are graded: (student -> folder, folders to hide, suites) -> each report as it is done.
 # `grade_locally(jobs)` here; `course.grading.cluster.ClusterGrader` on a Dask cluster.
@@ -48,6 +52,16 @@ def _save(report: SubmissionReport, reports: Path) -> None:
     (reports / f"{report.student}.md").write_text(report.to_markdown())
 
 
+def _note_structure(report: SubmissionReport, release: Path) -> None:
+    """Add to the report's problems how the notebook's nbgrader cells differ from the release (what
+    nbgrader's record restores; the harness graded the code as submitted)."""
+    if report.reason or not release.is_file():
+        return
+    with suppress(OSError, ValueError):  # the harness read it; nbformat's stricter reader may not: nothing to add
+        _, problems = match_release(nbformat.read(report.notebook, as_version=4), nbformat.read(release, as_version=4))
+        report.problems += [f"graded cells: {problem}" for problem in problems]
+
+
 def _submissions(course_dir: Path, assignment: str) -> dict[str, Path]:
     if assignment != ASSIGNMENT:
         raise GradingError(f"unknown assignment {assignment!r}; this course has one assignment, {ASSIGNMENT!r}")
@@ -71,6 +85,7 @@ def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = F
     `students` limits the grading to those students (the demo grades only its own samples); the grade
     tables still list everyone graded so far.
 
+    One grader at a time per course folder (`course.grading.locks.course_lock`: a second one waits).
     Students with a report are not regraded unless `force` (then the old report is kept under
     `reports/<assignment>/previous/`). `suites`: the folder of hidden suites (tests pass their own).
     With `nbgrader`, the scores of the newly graded are recorded in
@@ -79,6 +94,14 @@ def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = F
     """
     course_dir = Path(course_dir).resolve()
     folders = _submissions(course_dir, assignment)
+    with course_lock(course_dir):
+        return _grade_locked(course_dir, assignment, folders, force, jobs, progress, nbgrader, suites, students,
+                            grader)
+
+
+def _grade_locked(course_dir: Path, assignment: str, folders: dict[str, Path], force: bool, jobs: int,
+                  progress: bool, nbgrader: bool, suites: Path, students: list[str] | None,
+                  grader: Grader | None) -> list[SubmissionReport]:
     chosen = set(folders if students is None else students)
     reports_dir = course_dir / "reports" / assignment
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -95,6 +118,7 @@ def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = F
     graded: dict[str, SubmissionReport] = {}
     reports_arriving = (grader or grade_locally(jobs))({s: folders[s] for s in todo}, (course_dir,), suites)
     for report in tqdm(reports_arriving, total=len(todo), desc="grading", disable=not progress):
+        _note_structure(report, course_dir / "release" / assignment / NOTEBOOK)
         _save(report, reports_dir)
         graded[report.student] = report
     reports = [kept.get(student) or graded[student] for student in folders if student in kept or student in graded]
@@ -104,5 +128,8 @@ def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = F
         print(f"{student}: zero, not recorded in nbgrader's gradebook: {graded[student].reason}", file=sys.stderr)
     readable = sorted(set(graded) - set(unreadable))
     if nbgrader and readable:
-        record_in_gradebook(course_dir, assignment, readable, reports_dir)
+        problems = record_in_gradebook(course_dir, assignment, readable, reports_dir)
+        if problems:  # every other student is recorded; these lines say who is not and why
+            raise GradingError(f"{len(problems)} of {len(readable)} not recorded in nbgrader's gradebook: "
+                               + " | ".join(problems))
     return reports

@@ -1,100 +1,184 @@
-"""Record the harness's scores in nbgrader's gradebook, so `nbgrader export`, feedback and the formgrader agree.
+"""nbgrader's gradebook for `course build` and `course grade`: one configuration, one database, one-line errors.
 
-`nbgrader autograde` runs with its Execute preprocessor replaced by
-`course.grading.nbgrader_hooks.FillHarnessScores`: no student code runs, each hidden grade cell gets the
-harness's points, and nbgrader stores them as usual. Then feedback is generated and the grades
-exported; finally the gradebook is read back and compared with the reports.
+`course grade` records the harness's scores with nbgrader's own autograde (the course's nbgrader_config.py:
+`MatchRelease` and `HarnessScores` in place of Execute, `HarnessScores.reports` pointing at the reports
+the batch just wrote), then nbgrader's feedback and CSV export; finally the gradebook is read back and
+compared with the reports. Every failure is one line with its real cause and no password.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import sys
+import tempfile
 import warnings
+from copy import deepcopy
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
-from nbgrader.converters import Autograde
 from nbgrader.plugins import CsvExportPlugin
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config, PyFileConfigLoader
 
+from course.components import NOTEBOOK
+from course.grading.database import check_gradebook, gradebook_url, redact
+from course.grading.harness import find_notebook
+from course.grading.locks import gradebook_lock
 from course.grading.nbgrader_hooks import HIDDEN_PREFIX
 from course.grading.report import GradingError, SubmissionReport
 
 REPO = Path(__file__).resolve().parents[2]
 EXECUTE = "nbgrader.preprocessors.Execute"
-FILL = "course.grading.nbgrader_hooks.FillHarnessScores"
+HARNESS = "course.grading.nbgrader_hooks.HarnessScores"
+MATCH = "course.grading.nbgrader_hooks.MatchRelease"
 
 
 def _put_python_scripts_on_path() -> None:
-    """nbgrader's Gradebook runs the `alembic` command found on PATH: make it the one beside this Python
-    (a virtual environment used without activating it has its scripts off PATH)."""
+    """nbgrader's Gradebook runs the `alembic` command found on PATH: make it the one beside this Python."""
     scripts = str(Path(sys.executable).parent)
     if scripts not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
 
 
-def nbgrader_config(course_dir: Path, reports_dir: Path) -> Config:
-    """The course's nbgrader configuration (its own nbgrader_config.py, else this repository's), with
-    Execute replaced by FillHarnessScores."""
+def _names(steps) -> list[str]:
+    return [step if isinstance(step, str) else f"{step.__module__}.{step.__name__}" for step in steps]
+
+
+def nbgrader_config(course_dir: Path, reports_dir: Path | None = None) -> Config:
+    """The course's nbgrader configuration (its own nbgrader_config.py, else this repository's) rooted at
+    `course_dir`, its gradebook `database.gradebook_url` (unless its own file names one), autograde through
+    the harness (Execute replaced if an old file still has it) and, with `reports_dir`, the batch's reports."""
     _put_python_scripts_on_path()
     course_dir = Path(course_dir).resolve()
     own = course_dir / "nbgrader_config.py"
     path = own if own.is_file() else REPO / "nbgrader_config.py"
+    url = gradebook_url(course_dir)
+    check_gradebook(url)  # a missing driver or dead server: one line, before nbgrader touches anything
     config = PyFileConfigLoader(path.name, str(path.parent)).load_config()
     config.CourseDirectory.root = str(course_dir)
-    if not own.is_file():  # the repository's file points at the repository's gradebook
-        config.CourseDirectory.db_url = f"sqlite:///{course_dir / 'gradebook.db'}"
-    default = Autograde.class_traits()["autograde_preprocessors"].default()
-    steps = [step if isinstance(step, str) else f"{step.__module__}.{step.__name__}"
-             for step in config.Autograde.get("autograde_preprocessors", default)]
-    if EXECUTE not in steps:
-        raise GradingError(f"{path}: Autograde.autograde_preprocessors has no {EXECUTE} to replace; "
-                           f"expected nbgrader's list (it is where the harness's scores go in)")
-    config.Autograde.autograde_preprocessors = [FILL if step == EXECUTE else step for step in steps]
-    config.FillHarnessScores.reports = str(reports_dir)
+    if not own.is_file() or "db_url" not in config.CourseDirectory:
+        config.CourseDirectory.db_url = url
+    from nbgrader.converters import Autograde
+
+    traits = Autograde.class_traits()
+    autograde = _names(config.Autograde.get("autograde_preprocessors", traits["autograde_preprocessors"].default()))
+    config.Autograde.autograde_preprocessors = [HARNESS if step == EXECUTE else step for step in autograde]
+    sanitize = _names(config.Autograde.get("sanitize_preprocessors", traits["sanitize_preprocessors"].default()))
+    config.Autograde.sanitize_preprocessors = sanitize if MATCH in sanitize else [MATCH, *sanitize]
+    if reports_dir is not None:
+        config.HarnessScores.reports = str(reports_dir)
     return config
 
 
-def gradebook_scores(db_url: str, assignment: str, student: str) -> dict[str, float]:
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Warning)\b.*:")
+_GENERIC = ("NbGraderException", "There was an error processing", "Please see the error log")
+
+
+def nbgrader_failure(result: dict) -> str:
+    """The real cause of a failed NbGraderAPI call, in one line, password hidden: the last exception line of
+    its log (nbgrader's own "see the log" wrapper skipped), else its first ERROR line."""
+    lines = [line.strip() for line in "\n".join(filter(None, [result.get("log"), result.get("error")])).splitlines()]
+    lines = [line for line in lines if line and not any(generic in line for generic in _GENERIC)]
+    causes = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    errors = [line.split("]", 1)[-1].strip() for line in lines if line.startswith("[") and "ERROR" in line[:40]]
+    return redact(causes[-1] if causes else (errors or lines or ["no details"])[0])
+
+
+def _run(step, *args, **kwargs) -> None:
+    with warnings.catch_warnings():  # nbgrader 0.9.6 trips harmless SQLAlchemy autoflush warnings
+        warnings.simplefilter("ignore", SAWarning)
+        result = step(*args, **kwargs)
+    if not result["success"]:
+        raise GradingError(f"nbgrader {step.__name__.removeprefix('_')} failed: {nbgrader_failure(result)}")
+
+
+def generate_assignment(course_dir: Path, assignment: str, release_dir: Path, db_url: str | None = None) -> Path:
+    """`nbgrader generate_assignment` of `source/<assignment>` into `release_dir/<assignment>` (not the course's
+    release/, which stays as it is whatever happens); registers the assignment in the gradebook (`db_url`:
+    another one than the course's)."""
+    config = nbgrader_config(course_dir)
+    if db_url is not None:
+        config.CourseDirectory.db_url = db_url
+    config.CourseDirectory.release_directory = str(Path(release_dir).resolve())  # absolute: outside the course
+    _run(NbGraderAPI(config=config).generate_assignment, assignment, force=True)
+    return Path(release_dir) / assignment
+
+
+def _has_assignment(api: NbGraderAPI, assignment: str) -> bool:
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
+        try:
+            gradebook.find_assignment(assignment)
+        except MissingEntry:
+            return False
+        return True
+
+
+def gradebook_scores(db_url: str, assignment: str, student: str, course_id: str = "tinygpt") -> dict[str, float]:
     """component id -> score in nbgrader's gradebook for one student's autograded submission."""
-    with Gradebook(db_url) as gradebook:
+    with Gradebook(db_url, course_id) as gradebook:
         submission = gradebook.find_submission(assignment, student)
         return {grade.name.removeprefix(HIDDEN_PREFIX): grade.score
                 for notebook in submission.notebooks for grade in notebook.grades
                 if grade.name.startswith(HIDDEN_PREFIX)}
 
 
-def record_in_gradebook(course_dir: Path, assignment: str, students: list[str], reports_dir: Path) -> None:
-    """Autograde (without executing), generate feedback and export CSV for `students`; verify the scores."""
-    api = NbGraderAPI(config=nbgrader_config(course_dir, reports_dir))
+def _staged(config: Config, folder: Path, student: str, assignment: str, scratch: Path) -> Config:
+    """nbgrader grades only `<assignment>/tinygpt.ipynb`: a submission saved under another name (the one
+    notebook the harness graded) is shown to nbgrader as a copy under the expected name."""
+    if (folder / NOTEBOOK).is_file():
+        return config
+    staged = scratch / student / assignment
+    shutil.copytree(folder, staged, ignore=shutil.ignore_patterns("*.ipynb"))
+    shutil.copy(find_notebook(folder), staged / NOTEBOOK)
+    config = deepcopy(config)
+    config.CourseDirectory.submitted_directory = str(scratch)  # absolute: nbgrader looks there, not in submitted/
+    return config
+
+
+def _disagreement(api: NbGraderAPI, assignment: str, student: str, report: SubmissionReport) -> str | None:
+    recorded = gradebook_scores(api.coursedir.db_url, assignment, student, api.coursedir.course_id)
+    expected = {c.id: c.points for c in report.components}
+    wrong = [id for id in recorded if abs(recorded[id] - expected.get(id, 0.0)) > 1e-6]
+    lost = [id for id, points in expected.items() if points > 0 and id not in recorded]  # no grade cell for it
+    if wrong or lost:
+        return (f"nbgrader's gradebook disagrees with the harness for {student}: "
+                f"gradebook {recorded}, harness {expected}")
+    return None
+
+
+def record_in_gradebook(course_dir: Path, assignment: str, students: list[str], reports_dir: Path) -> list[str]:
+    """Autograde (the harness's reports, no code run), generate feedback and export CSV for `students`.
+
+    Registers the assignment first when the gradebook lacks it. A student nbgrader cannot record does
+    not stop the others: the returned list has one line per such student (empty: all recorded and verified).
+    """
+    course_dir = Path(course_dir).resolve()
+    config = nbgrader_config(course_dir, reports_dir)
+    api = NbGraderAPI(config=config)
     db_url = api.coursedir.db_url
-    missing = GradingError(f"nbgrader's gradebook ({db_url}) has no assignment {assignment!r}; "
-                           f"build the release first (nbgrader generate_assignment {assignment})")
-    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).is_file():
-        raise missing  # opening it would create an empty gradebook
-    with Gradebook(db_url) as gradebook:
-        try:
-            gradebook.find_assignment(assignment)
-        except MissingEntry:
-            raise missing from None
+    problems = []
+    with gradebook_lock(db_url):
+        if not _has_assignment(api, assignment):
+            print(f"nbgrader's gradebook ({redact(db_url)}) has no assignment {assignment!r}: registering it "
+                  f"from source/{assignment}", file=sys.stderr)
+            with tempfile.TemporaryDirectory(prefix="course-register-") as scratch:
+                generate_assignment(course_dir, assignment, Path(scratch))
     for student in students:
-        for step in (api.autograde, api.generate_feedback):
-            with warnings.catch_warnings():  # nbgrader 0.9.6's autograde trips harmless SQLAlchemy autoflush warnings
-                warnings.simplefilter("ignore", SAWarning)
-                result = step(assignment, student, force=True)
-            if not result["success"]:
-                last = (result.get("error") or result.get("log") or "no details").strip().splitlines()[-1]
-                raise GradingError(f"nbgrader {step.__name__} failed for {student}: {last}")
+        folder = Path(api.coursedir.format_path(api.coursedir.submitted_directory, student, assignment))
         report = SubmissionReport.from_json((reports_dir / f"{student}.json").read_text())
-        recorded = gradebook_scores(db_url, assignment, student)
-        expected = {c.id: c.points for c in report.components}
-        wrong = [id for id in recorded if abs(recorded[id] - expected.get(id, 0.0)) > 1e-6]
-        lost = [id for id, points in expected.items() if points > 0 and id not in recorded]  # no grade cell
-        if wrong or lost:
-            raise GradingError(f"nbgrader's gradebook disagrees with the harness for {student}: "
-                               f"gradebook {recorded}, harness {expected}")
-    with Gradebook(db_url) as gradebook:
+        with tempfile.TemporaryDirectory(prefix="course-stage-") as scratch, gradebook_lock(db_url):
+            staged = NbGraderAPI(config=_staged(config, folder, student, assignment, Path(scratch)))
+            try:
+                _run(staged.autograde, assignment, student, force=True)
+                _run(api.generate_feedback, assignment, student, force=True)
+                problem = _disagreement(api, assignment, student, report)
+            except GradingError as error:
+                problem = f"{student}: {error}"
+        if problem:
+            problems.append(problem)
+    with gradebook_lock(db_url), Gradebook(db_url, api.coursedir.course_id) as gradebook:
         CsvExportPlugin(to=str(reports_dir / "nbgrader_grades.csv"), assignment=[assignment]).export(gradebook)
+    return problems

@@ -20,7 +20,7 @@ def _conda_entries() -> list[str]:
 
 def test_conda_environment_lists_the_pyproject_dependencies():
     pip_dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    conda_packages = [e for e in _conda_entries() if e != "pip" and not e.startswith("python=")]
+    conda_packages = [e for e in _conda_entries() if isinstance(e, str) and e != "pip" and not e.startswith("python=")]
     assert _by_name(conda_packages) == _by_name(pip_dependencies)
 
 
@@ -28,3 +28,4 @@ def test_conda_environment_pins_python_311_and_pip():
     entries = _conda_entries()
     assert "python=3.11" in entries
     assert "pip" in entries
+    assert {"pip": ["--editable ."]} in entries  # and the course itself

@@ -33,15 +33,17 @@ def test_nbgrader_config_has_the_course_settings(monkeypatch):
     config = _load_nbgrader_config()
     assert config.CourseDirectory.course_id == "tinygpt"
     assert Path(config.CourseDirectory.root) == ROOT
-    assert config.CourseDirectory.db_url == f"sqlite:///{ROOT / 'gradebook.db'}"
+    from nbgrader.coursedir import CourseDirectory
+
+    assert CourseDirectory(config=config).db_url == f"sqlite:///{ROOT / 'gradebook.db'}"  # nbgrader's default
     assert config.ClearSolutions.code_stub["python"] == "# YOUR CODE HERE\nraise NotImplementedError()"
     assert config.Execute.kernel_name == "python3"
     assert 60 <= config.Execute.timeout <= 600
 
 
-def test_nbgrader_database_can_be_moved_by_environment(monkeypatch):
-    monkeypatch.setenv("NBGRADER_DB_URL", "postgresql://grader@db.example/tinygpt")
-    assert _load_nbgrader_config().CourseDirectory.db_url == "postgresql://grader@db.example/tinygpt"
+def test_nbgrader_database_can_be_moved_by_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("NBGRADER_DB_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")  # PostgreSQL: test_postgres.py
+    assert _load_nbgrader_config().CourseDirectory.db_url == f"sqlite:///{tmp_path / 'elsewhere.db'}"
 
 
 def test_ruff_finds_no_style_problem():

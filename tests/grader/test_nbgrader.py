@@ -1,131 +1,238 @@
-"""nbgrader integration: the harness's scores land in the gradebook, feedback and export; stderr does not zero.
+"""nbgrader integration on a miniature course: the harness's scores land in the gradebook, feedback and export,
+whatever the submission did to its nbgrader cells; one grader per course folder.
 
-A miniature nbgrader course (one solution cell, two hidden grade cells: causal_mask 6 points and
-tokenizer 8 points) is built in a temporary folder with the repository's nbgrader_config.py.
+The mini assignment (one solution cell, a 0-point check cell, two hidden grade cells: causal_mask 6 points and
+tokenizer 8 points) is built once per module with the repository's nbgrader_config.py and the test suites.
 """
 
+import copy
 import csv
+import html
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.apps import NbGraderAPI
 from nbgrader.utils import determine_grade
 
+from course.build import generate_release
 from course.grading.batch import grade_course
-from course.grading.gradebook import gradebook_scores, nbgrader_config, record_in_gradebook
-from course.grading.nbgrader_hooks import FillHarnessScores, StderrToStdout
-from course.grading.report import GradingError
+from course.grading.gradebook import gradebook_scores, nbgrader_failure
+from course.grading.locks import course_lock
+from course.grading.nbgrader_hooks import grade_outputs
+from course.grading.report import ComponentResult, SubmissionReport
+from course.grading.structure import match_release
 from tests.grader.helpers import GOOD_CODE, SUITES
 
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+ATTENDS_NOWHERE = GOOD_CODE.replace("np.tril(np.ones((n, n), dtype=bool))", "np.zeros((n, n), bool)")
 
-def grade_cell(component: str, points: int) -> nbformat.NotebookNode:
-    source = (f"### BEGIN HIDDEN TESTS\nfrom course.grading.nbcell import score\nscore({component!r})\n"
-              "### END HIDDEN TESTS")
-    cell = nbformat.v4.new_code_cell(source)
-    cell.metadata.nbgrader = {"grade": True, "solution": False, "locked": True, "points": points,
-                              "grade_id": f"hidden_{component}", "schema_version": 3}
+
+def nbgrader_cell(cell, grade_id: str, grade: bool, solution: bool, locked: bool, points: int | None = None):
+    cell.metadata.nbgrader = {"grade": grade, "solution": solution, "locked": locked, "grade_id": grade_id,
+                              "schema_version": 3, **({} if points is None else {"points": points})}
     return cell
+
+
+def mini_source() -> nbformat.NotebookNode:
+    new = nbformat.v4.new_code_cell
+    cells = [nbgrader_cell(new(f"### BEGIN SOLUTION\n{GOOD_CODE}\n### END SOLUTION"), "code", False, True, False),
+             nbgrader_cell(new("assert causal_mask(2).shape == (2, 2)"), "code_checks", True, False, True, 0),
+             nbgrader_cell(new("# Hidden tests (6 points)"), "hidden_causal_mask", True, False, True, 6),
+             nbgrader_cell(new("# Hidden tests (8 points)"), "hidden_tokenizer", True, False, True, 8)]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """A course folder with the mini assignment generated into nbgrader's gradebook."""
+    """A course folder with the mini assignment built (release/ and the gradebook) and the test suites."""
     root = tmp_path_factory.mktemp("course")
-    solution = nbformat.v4.new_code_cell(f"### BEGIN SOLUTION\n{GOOD_CODE}\n### END SOLUTION")
-    solution.metadata.nbgrader = {"grade": False, "solution": True, "locked": False, "grade_id": "code",
-                                  "schema_version": 3}
-    notebook = nbformat.v4.new_notebook(cells=[solution, grade_cell("causal_mask", 6), grade_cell("tokenizer", 8)])
-    notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     (root / "source" / "tinygpt").mkdir(parents=True)
-    nbformat.write(notebook, root / "source" / "tinygpt" / "tinygpt.ipynb")
-    result = NbGraderAPI(config=nbgrader_config(root, root / "reports" / "tinygpt")).generate_assignment("tinygpt")
-    assert result["success"], result.get("error")
+    nbformat.write(mini_source(), root / "source" / "tinygpt" / "tinygpt.ipynb")
+    generate_release(root)
     return root
 
 
-def submit(course, student: str, code: str) -> None:
-    notebook = nbformat.read(course / "release" / "tinygpt" / "tinygpt.ipynb", as_version=4)
-    notebook.cells[0].source = code
+def release(course) -> nbformat.NotebookNode:
+    return nbformat.read(course / "release" / "tinygpt" / "tinygpt.ipynb", as_version=4)
+
+
+def submit(course, student: str, notebook: nbformat.NotebookNode, name: str = "tinygpt.ipynb") -> None:
     folder = course / "submitted" / student / "tinygpt"
     folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, folder / "tinygpt.ipynb")
+    for old in folder.glob("*.ipynb"):
+        old.unlink()
+    nbformat.write(notebook, folder / name)
 
 
-def test_release_hides_the_hidden_tests(course):
-    release = (course / "release" / "tinygpt" / "tinygpt.ipynb").read_text()
-    assert "course.grading.nbcell" not in release and "np.tril" not in release
+def solved(course, code: str = GOOD_CODE) -> nbformat.NotebookNode:
+    notebook = release(course)
+    notebook.cells[0].source = code
+    return notebook
 
 
-def test_harness_scores_land_in_gradebook_feedback_and_export(course):
-    submit(course, "alice", GOOD_CODE)
-    attends_nowhere = GOOD_CODE.replace("np.tril(np.ones((n, n), dtype=bool))", "np.zeros((n, n), bool)")
-    submit(course, "bob", attends_nowhere)  # 0 of 6 for the mask
-    (course / "submitted" / "carl" / "tinygpt").mkdir(parents=True, exist_ok=True)
-    (course / "submitted" / "carl" / "tinygpt" / "tinygpt.ipynb").write_text("{ broken")
+def test_release_has_no_hidden_code_and_checks_are_zero_point_grade_cells(course):
+    cells = release(course).cells
+    assert [(c.metadata.nbgrader["grade_id"], c.metadata.nbgrader.get("points")) for c in cells if
+            c.metadata.nbgrader["grade"]] == [("code_checks", 0), ("hidden_causal_mask", 6), ("hidden_tokenizer", 8)]
+    assert "np.tril" not in json.dumps([c.source for c in cells])
+
+
+def odd_submissions(course) -> dict[str, tuple[nbformat.NotebookNode, str]]:
+    """student -> (notebook, file name): each breaks the release's cell structure another way."""
+    good = solved(course)
+    deleted = copy.deepcopy(good)
+    del deleted.cells[2]  # hidden_causal_mask
+    duplicated = copy.deepcopy(good)
+    duplicated.cells.insert(3, copy.deepcopy(duplicated.cells[3]))  # hidden_tokenizer twice
+    duplicated.cells.insert(1, copy.deepcopy(duplicated.cells[1]))  # the check cell twice
+    renamed = copy.deepcopy(good)
+    renamed.cells[2].metadata.nbgrader["grade_id"] = "my_mask_tests"
+    extra = copy.deepcopy(good)
+    extra.cells.append(nbgrader_cell(nbformat.v4.new_code_cell("print('bonus')"), "bonus", True, False, False, 50))
+    repointed = copy.deepcopy(solved(course, ATTENDS_NOWHERE))
+    repointed.cells[3].metadata.nbgrader.update(points=100, grade_id="hidden_causal_mask")
+    repointed.cells[2].metadata.nbgrader["points"] = 60
+    return {"a-deleted": (deleted, "tinygpt.ipynb"), "b-duplicated": (duplicated, "tinygpt.ipynb"),
+            "c-renamed": (renamed, "tinygpt.ipynb"), "d-extra": (extra, "tinygpt.ipynb"),
+            "e-repointed": (repointed, "tinygpt.ipynb"), "f-saved-as": (good, "TinyGPT (1).ipynb"),
+            "g-plain": (good, "tinygpt.ipynb"), "h-wrong-mask": (solved(course, ATTENDS_NOWHERE), "tinygpt.ipynb")}
+
+
+def test_every_student_is_recorded_with_the_harness_scores_whatever_the_cells(course):
+    for student, (notebook, name) in odd_submissions(course).items():
+        submit(course, student, notebook, name)
+    (course / "submitted" / "z-broken" / "tinygpt").mkdir(parents=True, exist_ok=True)
+    (course / "submitted" / "z-broken" / "tinygpt" / "tinygpt.ipynb").write_text("{ broken")
     reports = grade_course(course, progress=False, suites=SUITES, force=True)
-    assert [(r.student, r.points("causal_mask"), r.points("tokenizer")) for r in reports] == [
-        ("alice", 6, 8), ("bob", 0, 8), ("carl", 0, 0)]  # carl: zero in the reports, nothing in nbgrader
+    scores = {r.student: (r.points("causal_mask"), r.points("tokenizer")) for r in reports}
+    assert scores == {"a-deleted": (6, 8), "b-duplicated": (6, 8), "c-renamed": (6, 8), "d-extra": (6, 8),
+                      "e-repointed": (0, 8), "f-saved-as": (6, 8), "g-plain": (6, 8), "h-wrong-mask": (0, 8),
+                      "z-broken": (0, 0)}  # z-broken: zero in the reports, nothing nbgrader could read
     db_url = f"sqlite:///{course / 'gradebook.db'}"
-    assert gradebook_scores(db_url, "tinygpt", "alice") == {"causal_mask": 6.0, "tokenizer": 8.0}
-    assert gradebook_scores(db_url, "tinygpt", "bob") == {"causal_mask": 0.0, "tokenizer": 8.0}  # 0 stays 0
+    for student, (mask, tokenizer) in scores.items():
+        if student != "z-broken":
+            assert gradebook_scores(db_url, "tinygpt", student) == {"causal_mask": mask, "tokenizer": tokenizer}
     with open(course / "reports" / "tinygpt" / "nbgrader_grades.csv", newline="") as file:
-        rows = {row["student_id"]: float(row["score"]) for row in csv.DictReader(file)}
-    assert rows == {"alice": 14.0, "bob": 8.0}
-    feedback = (course / "feedback" / "bob" / "tinygpt" / "tinygpt.html").read_text()
-    assert "test_mask_of_four_is_the_lower_triangle" in feedback and "expected the 4x4 lower triangle" in feedback
+        totals = {row["student_id"]: float(row["score"]) for row in csv.DictReader(file)}
+    assert totals == {student: sum(points) for student, points in scores.items() if student != "z-broken"}
+    deleted = (course / "reports" / "tinygpt" / "a-deleted.md").read_text()
+    assert "cell 'hidden_causal_mask' was missing: restored from the release" in deleted
+    feedback = html.unescape((course / "feedback" / "e-repointed" / "tinygpt" / "tinygpt.html").read_text())
+    assert "expected the 4x4 lower triangle" in feedback
+    assert "cell 'hidden_causal_mask' was changed (points 60 (release: 6)): restored from the release" in feedback
 
 
-def test_gradebook_refuses_a_course_whose_release_was_never_built(tmp_path):
-    reports = tmp_path / "reports" / "tinygpt"
-    reports.mkdir(parents=True)
-    with pytest.raises(GradingError, match="has no assignment 'tinygpt'; build the release first"):
-        record_in_gradebook(tmp_path, "tinygpt", ["alice"], reports)
+def test_match_release_restores_the_release_cells_and_keeps_the_answer(course):
+    notebook, _ = odd_submissions(course)["e-repointed"]
+    fixed, problems = match_release(notebook, release(course))
+    assert [c.metadata.get("nbgrader", {}).get("grade_id") for c in fixed.cells] == [
+        "code", "code_checks", "hidden_causal_mask", "hidden_tokenizer", None]
+    assert fixed.cells[0].source == ATTENDS_NOWHERE
+    assert fixed.cells[2].metadata.nbgrader["points"] == 6
+    assert problems == [
+        "cell 'hidden_causal_mask' was changed (points 60 (release: 6)): restored from the release",
+        "cell 'hidden_causal_mask' appears more than once: the copy was treated as an ordinary cell",
+        "cell 'hidden_tokenizer' was missing: restored from the release"]
+    assert len({c.id for c in fixed.cells}) == len(fixed.cells)
 
 
-def report_cells(report_folder, student: str, report: dict | None) -> list:
-    if report is not None:
-        (report_folder / f"{student}.json").write_text(json.dumps(report))
-    notebook = nbformat.v4.new_notebook(cells=[grade_cell("causal_mask", 6), grade_cell("tokenizer", 8)])
-    filled, _ = FillHarnessScores(reports=str(report_folder)).preprocess(notebook, {"nbgrader": {"student": student}})
-    return filled.cells
+def test_grade_outputs_give_nbgrader_the_points_including_zero():
+    report = SubmissionReport("bob", "x.ipynb", components=[ComponentResult("causal_mask", "causal_mask", 0.0, 6)])
+    cell = nbgrader_cell(nbformat.v4.new_code_cell(""), "hidden_causal_mask", True, False, True, 6)
+    cell.outputs = grade_outputs("hidden_causal_mask", report)
+    assert determine_grade(cell) == (0.0, 6.0)
+    cell.outputs = grade_outputs("hidden_tokenizer", report)  # no score: 0, not nbgrader's free full credit
+    assert determine_grade(cell) == (0, 6.0) and "no score" in cell.outputs[0].evalue
 
 
-def test_fill_gives_nbgrader_the_points_including_zero(tmp_path, course):
-    report = json.loads((course / "reports" / "tinygpt" / "bob.json").read_text())
-    cells = report_cells(tmp_path, "bob", report)
-    assert [determine_grade(cell) for cell in cells] == [(0.0, 6.0), (8.0, 8.0)]
-    assert "FAILED  test_mask_of_four_is_the_lower_triangle" in cells[0].outputs[0].text
+def test_plain_nbgrader_autograde_cli_runs_the_harness(course):
+    """The CLI, without course grade's reports: the harness grades the submitted file itself."""
+    submit(course, "cli-good", solved(course))
+    submit(course, "cli-bad", solved(course, ATTENDS_NOWHERE))
+    for student in ("cli-good", "cli-bad"):
+        finished = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "autograde", "tinygpt", f"--student={student}",
+             f"--CourseDirectory.root={course}", f"--HarnessScores.suites={SUITES}"],
+            cwd=REPO, capture_output=True, text=True)
+        assert finished.returncode == 0, finished.stderr[-2000:]
+        assert "not recognized" not in finished.stderr and "Executing notebook" not in finished.stderr
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    assert gradebook_scores(db_url, "tinygpt", "cli-good") == {"causal_mask": 6, "tokenizer": 8}
+    assert gradebook_scores(db_url, "tinygpt", "cli-bad") == {"causal_mask": 0, "tokenizer": 8}
 
 
-def test_fill_without_a_report_gives_zero_not_nbgraders_free_full_credit(tmp_path):
-    cells = report_cells(tmp_path, "nobody", None)
-    assert [determine_grade(cell) for cell in cells] == [(0, 6.0), (0, 8.0)]
-    assert "run the harness" in cells[0].outputs[0].evalue
+def test_a_second_grader_on_the_same_course_waits_and_says_who_holds_it(course):
+    program = ("import sys; from course.grading.locks import course_lock\n"
+               f"with course_lock({str(course)!r}): print('got it', flush=True)")
+    with course_lock(course):
+        second = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        time.sleep(1.5)
+        assert second.poll() is None  # waiting
+    out, err = second.communicate(timeout=30)
+    assert out == "got it\n"
+    assert err.count("\n") == 1 and "is held by pid" in err and "waiting for it to finish" in err
 
 
-def test_stderr_of_grade_cells_moves_to_stdout_but_errors_stay():
-    warned = grade_cell("loss", 8)
-    warned.outputs = [nbformat.v4.new_output("stream", name="stderr", text="a warning\nsecond line\n"),
-                      nbformat.v4.new_output("execute_result", data={"text/plain": "8"}, execution_count=1)]
-    failed = grade_cell("trainer", 8)
-    failed.outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]
-    plain = nbformat.v4.new_code_cell("print(1)")
-    plain.outputs = [nbformat.v4.new_output("stream", name="stderr", text="not graded\n")]
-    notebook = nbformat.v4.new_notebook(cells=[warned, failed, plain])
-    result, _ = StderrToStdout().preprocess(notebook, {})
-    assert result.cells[0].outputs[0].name == "stdout"
-    assert result.cells[0].outputs[0].text == "[stderr] a warning\n[stderr] second line\n"
-    assert [determine_grade(cell) for cell in result.cells[:2]] == [(8.0, 8.0), (0, 8.0)]
-    assert result.cells[2].outputs[0].name == "stderr"
+def test_nbgrader_failure_is_the_real_cause_in_one_line():
+    log = ("[AutogradeApp | ERROR] There was an error processing assignment: /x\n"
+           "Traceback (most recent call last):\n  File \"a.py\", line 1\n"
+           "sqlalchemy.exc.OperationalError: (psycopg.OperationalError) connection to postgresql://u:secret@h/db "
+           "failed\n[AutogradeApp | ERROR] Please see the error log above for details.")
+    line = nbgrader_failure({"success": False, "log": log, "error": "NbGraderException: Please see the error log"})
+    assert line.startswith("sqlalchemy.exc.OperationalError:") and "secret" not in line and "u:***@h" in line
 
 
-def test_repository_config_is_used_with_execute_replaced(tmp_path):
-    config = nbgrader_config(tmp_path, tmp_path / "reports")
-    steps = config.Autograde.autograde_preprocessors
-    assert steps[0] == "course.grading.nbgrader_hooks.FillHarnessScores"
-    assert "nbgrader.preprocessors.Execute" not in steps
-    assert "course.grading.nbgrader_hooks.StderrToStdout" in steps
-    assert config.CourseDirectory.db_url == f"sqlite:///{tmp_path.resolve() / 'gradebook.db'}"
-    shutil.rmtree(tmp_path / "reports", ignore_errors=True)
+def test_grade_registers_the_assignment_a_fresh_clone_has_no_gradebook_for(course, tmp_path):
+    clone = tmp_path / "clone"
+    for folder in ("source", "release"):  # what a clone has: no gradebook.db
+        shutil.copytree(course / folder, clone / folder)
+    release_before = (clone / "release" / "tinygpt" / "tinygpt.ipynb").read_bytes()
+    submit(clone, "fresh", solved(course))
+    grade_course(clone, progress=False, suites=SUITES)
+    assert gradebook_scores(f"sqlite:///{clone / 'gradebook.db'}", "tinygpt", "fresh") == {
+        "causal_mask": 6, "tokenizer": 8}
+    assert (clone / "release" / "tinygpt" / "tinygpt.ipynb").read_bytes() == release_before
+
+
+def test_nbgrader_from_the_venv_without_activation(course, tmp_path):
+    """`.venv/bin/nbgrader generate_assignment --force` with the venv's scripts off PATH: works, no warning."""
+    clone = tmp_path / "clone"
+    shutil.copytree(course / "source", clone / "source")
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != Path(sys.executable).parent)
+    finished = subprocess.run([Path(sys.executable).parent / "nbgrader", "generate_assignment", "tinygpt", "--force",
+                               f"--CourseDirectory.root={clone}"], cwd=REPO, capture_output=True, text=True,
+                              env={**os.environ, "PATH": path})
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "not recognized" not in finished.stderr
+    assert (clone / "release" / "tinygpt" / "tinygpt.ipynb").is_file() and (clone / "gradebook.db").is_file()
+
+
+def test_a_failed_generate_assignment_leaves_the_release_notebook(course, tmp_path):
+    clone = tmp_path / "clone"
+    for folder in ("source", "release"):
+        shutil.copytree(course / folder, clone / folder)
+    shutil.copy(REPO / "nbgrader_config.py", clone)  # its course folder is where it lives
+    release = (clone / "release" / "tinygpt" / "tinygpt.ipynb").read_bytes()
+    (clone / "source" / "tinygpt" / "tinygpt.ipynb").write_text("{ not a notebook")
+    finished = subprocess.run([Path(sys.executable).parent / "nbgrader", "generate_assignment", "tinygpt", "--force"],
+                              cwd=clone, capture_output=True, text=True)
+    assert finished.returncode != 0
+    assert (clone / "release" / "tinygpt" / "tinygpt.ipynb").read_bytes() == release
+
+
+def test_generated_outputs_are_ignored_by_git():
+    outputs = ["grades.csv", "gradebook.db", "gradebook.db.lock", ".grading.lock", "autograded/x/tinygpt/tinygpt.ipynb",
+               "feedback/x/tinygpt/tinygpt.html", "submitted/x/tinygpt/tinygpt.ipynb", "reports/tinygpt/x.json",
+               "release/tinygpt/.ipynb_checkpoints/tinygpt-checkpoint.ipynb"]
+    finished = subprocess.run(["git", "check-ignore", *outputs], cwd=REPO, capture_output=True, text=True)
+    assert finished.stdout.split() == outputs

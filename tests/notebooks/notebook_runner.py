@@ -20,8 +20,8 @@ def execute(notebook: Path, workdir: Path, timeout: int = 600, probes: tuple[str
     `probes` are code cells run after the notebook's own, in the same kernel (to read its variables).
 
     The kernel inherits this environment: the repository importable (tinytorch, course), plots off screen,
-    `COURSE_SKIP_HIDDEN=1` (course.grading.nbcell.score returns full points without grading), a 200-step training run
-    (`TINYGPT_TRAIN_STEPS`) and not autograding.
+    a 200-step training run (`TINYGPT_TRAIN_STEPS`) and not autograding (the hidden cells are comments: the
+    grader fills them, nothing runs them).
     """
     copy = workdir / notebook.name
     shutil.copy(notebook, copy)
@@ -31,7 +31,6 @@ def execute(notebook: Path, workdir: Path, timeout: int = 600, probes: tuple[str
         env.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
         env.setenv("MPLBACKEND", "Agg")
         env.setenv("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per kernel: no oversubscription on a busy machine
-        env.setenv("COURSE_SKIP_HIDDEN", "1")
         env.setenv("TINYGPT_TRAIN_STEPS", "200")  # the training cell's short run (the default takes a minute)
         env.delenv("NBGRADER_EXECUTION", raising=False)
         NotebookClient(executed, kernel_name="python3", timeout=timeout, allow_errors=True,

@@ -46,7 +46,7 @@ def test_release_keeps_the_graded_cells(release: nbformat.NotebookNode) -> None:
     from course.components import COMPONENTS
 
     graded = {grade_id(cell): cell.metadata.nbgrader.get("points") for cell in release.cells
-              if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata.nbgrader.get("solution")}
+              if cell.metadata.get("nbgrader", {}).get("grade") and cell.metadata.nbgrader.get("points")}
     assert graded == {c.grade_id: c.points for c in COMPONENTS}
     assert sum(graded.values()) == 100
 
