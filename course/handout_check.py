@@ -62,6 +62,9 @@ def run(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
     return notebook
 
 
+UNCOUNTED = re.compile(r"optional|ungraded", re.IGNORECASE)  # sections students need not finish
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the notebook's visible checks and print each part's status.")
     parser.add_argument("notebook", nargs="?", type=Path, default=DEFAULT_NOTEBOOK,
@@ -75,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(title) for title, _ in results)
     for title, result in results:
         print(f"{title:<{width}}  {result}")
-    required = [result for title, result in results if "optional" not in title.lower()]
+    required = [result for title, result in results if not UNCOUNTED.search(title)]
     done = required.count("done")
-    print(f"{done} of {len(required)} required parts done (sections marked optional are not counted).")
+    print(f"{done} of {len(required)} required parts done (sections marked optional or ungraded are not counted).")
     return 0 if done == len(required) else 1
 
 

@@ -133,9 +133,9 @@ def test_protections_are_compared_by_name_and_numbers_do_not_matter():
     assert missing_protections(same_but_other_uid, coordinator["protections"]) == []
     no_namespaces = [p for p in coordinator["protections"] if "namespace" not in p]
     assert missing_protections(no_namespaces, coordinator["protections"]) == [
-        "PID namespace", "mount namespace", "network namespace"]
+        "PID namespace per component", "network namespace"]
     worker = {**coordinator, "protections": no_namespaces}
-    assert "lacks PID namespace, mount namespace, network namespace" in refusal(worker, coordinator, False)
+    assert "lacks PID namespace per component, network namespace" in refusal(worker, coordinator, False)
     assert refusal(worker, coordinator, allow_weak_sandbox=True) is None
     assert "differs" in refusal({**coordinator, "fingerprint": "0" * 64}, coordinator, True)
 
@@ -148,7 +148,7 @@ def _course_cli(course: Path, *arguments: str, environment: dict | None = None) 
 
 def test_a_worker_without_namespaces_is_refused_in_one_line(tmp_path):
     here = sandbox_check()["protections"]
-    assert "mount namespace" in " ".join(here), f"this machine's sandbox has no namespaces to lack: {here}"
+    assert "allowlist root" in " ".join(here), f"this machine's sandbox has no namespaces to lack: {here}"
     course = _course(tmp_path / "course", {"release": nbformat.read(RELEASE, as_version=4)})
     no_unshare = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # `unshare` not found: no namespaces
     with local_cluster(tmp_path / "dask", {"weak": no_unshare}) as cluster:
@@ -157,7 +157,9 @@ def test_a_worker_without_namespaces_is_refused_in_one_line(tmp_path):
         finished = _course_cli(course, "--scheduler", cluster.address)
         assert finished.returncode == 2, finished.stderr
         assert finished.stderr.count("\n") == 1, finished.stderr
-        assert "refused: its sandbox lacks PID namespace, mount namespace, network namespace" in finished.stderr
+        missing = finished.stderr.split("refused: its sandbox lacks ", 1)[-1]
+        assert all(name in missing for name in ("allowlist root", "network namespace", "PID namespace")), \
+            finished.stderr
         assert "--allow-weak-sandbox" in finished.stderr
         assert not (course / "reports").exists()
         with ClusterGrader.connect(cluster.address, allow_weak_sandbox=True) as grader:

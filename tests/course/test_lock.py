@@ -53,7 +53,7 @@ def test_lock_satisfies_environment_yml():
     pins = read_pins(LOCK)
     entries = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
     for entry in entries:
-        if entry != "pip" and not entry.startswith("python="):
+        if isinstance(entry, str) and entry != "pip" and not entry.startswith("python="):  # not the pip: list
             _assert_pinned(Requirement(entry), pins, "environment.yml")
 
 
