@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from tinytorch import random as _random
+from tinytorch.allocator import keep_freed_memory
 
+keep_freed_memory()  # reuse freed temporaries across steps (see allocator.py)
 _grad_enabled = True
 
 
