@@ -11,7 +11,7 @@ COURSE := $(PY) -m course.cli
 # Touched after a successful install: pip runs again only when pyproject.toml is newer.
 INSTALLED := $(VENV)/.installed
 # The benchmark scripts `make bench` runs (bench/torch_gpt.py is a long training run: run it by hand).
-BENCHMARKS := train_step generation grading
+BENCHMARKS := train_step generation grading ngram
 
 help: ## list the targets
 	@echo "TinyGPT course. Start with 'make demo', then 'make test'."
