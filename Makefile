@@ -13,7 +13,7 @@ INSTALLED := $(VENV)/.installed
 # Exact versions of every package (`make lock` rewrites both from pyproject.toml; the student's is a part of it).
 LOCK := requirements.lock
 # The benchmark scripts `make bench` runs (bench/torch_gpt.py is a long training run: run it by hand).
-BENCHMARKS := train_step generation grading cluster
+BENCHMARKS := train_step generation grading cluster ngram
 
 help: ## list the targets
 	@echo "TinyGPT course. Start with 'make demo', then 'make test'."

@@ -5,9 +5,11 @@ LayerNorm has `gamma`/`beta`, the positions are the fixed sinusoidal table), so 
 `model.load_numpy_state(reference.state_dict())` starts both models from identical weights.
 Attention is PyTorch's fused `scaled_dot_product_attention`, which is what a PyTorch user would write.
 
-Run it alone to train the baby-shakespeare recipe in PyTorch (the quality yardstick for course/train.py):
+Run it alone to train a `course train` preset in PyTorch, with the same batches, schedule, time budget and
+validation windows (the quality yardstick for course/train.py):
 
-    .venv/bin/python -m bench.torch_gpt --text ../shared/data/tinyshakespeare.txt
+    .venv/bin/python -m bench.torch_gpt --text ../shared/data/tinyshakespeare.txt                 # baby-shakespeare
+    .venv/bin/python -m bench.torch_gpt --text ../shared/data/tinyshakespeare.txt --preset speedrun --threads 1
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -134,49 +137,69 @@ def make_optimizer(model: nn.Module, lr: float, betas: tuple[float, float], weig
     return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
-def _train_baby_shakespeare(text_path: str, steps: int, seed: int) -> None:
+def train_preset(text_path: str, preset_name: str, steps: int | None, cpu_clock: bool) -> None:
+    """Train a `course train` preset in PyTorch: the same batches, schedule, budget and validation windows."""
+    from course.train import PRESETS, VAL_FRACTION, validation_windows
+    from tinytorch.data import random_windows, train_val_split
+    from tinytorch.optim import WarmupCosine
+
+    preset = PRESETS[preset_name] if steps is None else replace(PRESETS[preset_name], steps=steps)
     text = open(text_path, encoding="utf-8").read()
     vocab = sorted(set(text))
-    tokens = np.searchsorted(np.array(vocab), np.array(list(text)))  # character ids
-    split = int(len(tokens) * 0.9)
-    train, val = tokens[:split], tokens[split:]
-    torch.manual_seed(seed)
-    block, batch = 64, 12
-    model = TorchGPT(len(vocab), 128, 4, 4, block)
-    optimizer = make_optimizer(model, 1e-3, (0.9, 0.99), 0.1)
-    rng = np.random.default_rng(seed)
+    tokens = np.searchsorted(np.array(vocab), np.array(list(text))).astype(np.int64)  # character ids
+    train, val = train_val_split(tokens, VAL_FRACTION)
+    val_windows = [torch.from_numpy(w) for w in validation_windows(val, preset)]
+    torch.manual_seed(preset.seed)
+    model = TorchGPT(len(vocab), preset.d_model, preset.num_heads, preset.num_layers, preset.block_size)
+    optimizer = make_optimizer(model, preset.lr, preset.betas, preset.weight_decay)
+    schedule = WarmupCosine(preset.lr, preset.min_lr, preset.warmup_steps, preset.steps)
+    print(f"{preset}\n{sum(p.numel() for p in model.parameters()):,} parameters; PyTorch {torch.__version__}, "
+          f"{torch.get_num_threads()} thread(s)")
 
-    def windows(data: np.ndarray, n: int) -> torch.Tensor:
-        starts = rng.integers(0, len(data) - block + 1, size=n)
-        return torch.from_numpy(np.stack([data[s : s + block] for s in starts]).astype(np.int64))
+    def validation_loss() -> float:
+        model.eval()
+        with torch.no_grad():
+            loss = float(np.mean([shifted_loss(model(w), w).item() for w in val_windows]))
+        model.train()
+        return loss
 
-    def lr_at(step: int) -> float:
-        if step < 100:
-            return 1e-3 * step / 100
-        progress = min(1.0, (step - 100) / (steps - 100))
-        return 1e-4 + 0.5 * (1e-3 - 1e-4) * (1 + math.cos(math.pi * progress))
-
-    start = time.perf_counter()
-    for step in range(steps):
+    wall, cpu = time.perf_counter(), time.process_time()
+    step, loss = 0, float("nan")
+    while step < preset.steps:
+        lr = schedule.lr_at(step)
+        if preset.seconds is not None:  # the schedule runs on the share of the time budget used, as in course train
+            used = (time.process_time() - cpu if cpu_clock else time.perf_counter() - wall) / preset.seconds
+            if used >= 1:
+                break
+            lr = schedule.lr_at(int(used * preset.steps))
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step)
-        ids = windows(train, batch)
+            group["lr"] = lr
+        ids = torch.from_numpy(random_windows(train, preset.batch_size, preset.block_size,
+                                              np.random.default_rng([preset.seed, 0, step])))
         loss = shifted_loss(model(ids), ids)
         optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), preset.clip_norm)
         optimizer.step()
-        if (step + 1) % 250 == 0 or step + 1 == steps:
-            with torch.no_grad():
-                val_loss = np.mean([shifted_loss(model(w), w).item() for w in (windows(val, 12) for _ in range(200))])
-            seconds = time.perf_counter() - start
-            print(f"step {step + 1}: train {loss.item():.3f}  val {val_loss:.3f}  ({seconds:.0f} s)")
+        step += 1
+        if step % preset.eval_every == 0:
+            print(f"step {step}: train {loss.item():.4f}  val {validation_loss():.4f}  "
+                  f"({time.perf_counter() - wall:.0f} s, {time.process_time() - cpu:.0f} s CPU)", flush=True)
+    seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    final = validation_loss()
+    tokens = step * preset.batch_size * preset.block_size
+    print(f"step {step}: final validation loss {final:.4f}; {seconds:.0f} s ({cpu_seconds:.0f} s CPU) of training, "
+          f"{tokens:,} tokens, {tokens / seconds:,.0f} tokens/s")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--text", required=True, help="UTF-8 text file (e.g. tinyshakespeare.txt)")
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", default="baby-shakespeare", help="a course train preset (default: %(default)s)")
+    parser.add_argument("--steps", type=int, help="total steps, overriding the preset's")
+    parser.add_argument("--cpu-clock", action="store_true", help="count a time budget in CPU seconds, as course train")
+    parser.add_argument("--threads", type=int, help="PyTorch threads (default: PyTorch's own choice)")
     args = parser.parse_args()
-    _train_baby_shakespeare(args.text, args.steps, args.seed)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    train_preset(args.text, args.preset, args.steps, args.cpu_clock)

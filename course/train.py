@@ -15,11 +15,19 @@ Choices worth knowing:
   nanoGPT; biases and LayerNorm gains/shifts are not decayed.
 - Batches are drawn with a generator seeded by (seed, step), so a resumed run sees exactly the batches
   the uninterrupted run would have seen. Validation uses one fixed set of windows from the last 10%.
+- The reference's LayerNorm (written from primitives: that is its lesson) runs as tinytorch's fused
+  `F.layer_norm` here: the same parameters and values, fewer passes over the data.
+- A preset with `seconds` (the speedrun) trains for that much wall time, evaluations included: its
+  learning-rate schedule runs on the fraction of the budget used, so a busy machine takes fewer steps
+  of the same schedule instead of overrunning. Its results depend on the machine's speed. On a shared
+  machine, `--cpu-clock` counts the budget in CPU seconds of this process instead (with one thread,
+  the wall time the same run takes on a quiet machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -31,6 +39,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import tinytorch as tt
+from tinytorch import functional as F
 from tinytorch import optim
 from tinytorch.data import load_text, random_windows, train_val_split
 
@@ -57,6 +66,7 @@ class Preset:
     eval_every: int = 250  # steps between validation losses
     eval_batches: int = 20  # batches of `batch_size` held-out windows per validation loss
     seed: int = 0
+    seconds: float | None = None  # wall-time budget; the schedule's step is then steps * (time used / seconds)
 
 
 PRESETS: dict[str, Preset] = {
@@ -67,6 +77,11 @@ PRESETS: dict[str, Preset] = {
     "baby-shakespeare": Preset(d_model=128, num_heads=4, num_layers=4, block_size=64, batch_size=12, steps=2000,
                                lr=1e-3, min_lr=1e-4, warmup_steps=100, weight_decay=0.1,
                                eval_every=250, eval_batches=200),
+    # The best validation loss on tiny Shakespeare within 10 minutes on 2 cores (bench/README.md): 570 s of
+    # training and validation on a time-driven schedule (`steps` is its resolution), then the final validation.
+    "speedrun": Preset(d_model=128, num_heads=4, num_layers=4, block_size=128, batch_size=16, steps=6000,
+                       lr=2e-3, min_lr=2e-4, warmup_steps=200, weight_decay=0.1, eval_every=500, eval_batches=50,
+                       seconds=570.0),
     # A few seconds: for tests and for trying the command.
     "smoke": Preset(d_model=16, num_heads=2, num_layers=1, block_size=16, batch_size=4, steps=6,
                     lr=1e-2, min_lr=1e-3, warmup_steps=2, weight_decay=0.1, eval_every=3, eval_batches=2),
@@ -86,6 +101,7 @@ class TrainingRun:
     train_losses: list[float] = field(default_factory=list)  # one per step
     val_losses: list[tuple[int, float]] = field(default_factory=list)  # (step, loss)
     seconds: float = 0.0  # training wall time so far, evaluation included
+    cpu_seconds: float = 0.0  # CPU time of this process in training so far (all threads)
 
 
 def reference_solution():
@@ -108,10 +124,24 @@ def decay_groups(model) -> tuple[list, list]:
     return [p for p in params if p.ndim >= 2], [p for p in params if p.ndim < 2]
 
 
-def new_run(preset: Preset, vocab: list[str], text_path: str | None) -> TrainingRun:
+def use_fused_layer_norm(model) -> None:
+    """Compute every reference LayerNorm of `model` with tinytorch's fused `F.layer_norm` (same gamma, beta, eps)."""
+    for module in model.modules():
+        if isinstance(module, reference_solution().LayerNorm):
+            module.forward = functools.partial(_fused_layer_norm, module)
+
+
+def _fused_layer_norm(module, x: tt.Tensor) -> tt.Tensor:
+    return F.layer_norm(x, module.gamma, module.beta, module.eps)
+
+
+def new_run(preset: Preset, vocab: list[str], text_path: str | None, fused_layer_norm: bool = True) -> TrainingRun:
+    """A fresh model and optimizer; `fused_layer_norm=False` keeps the reference's own LayerNorm (for bench/)."""
     tt.manual_seed(preset.seed)
     model = reference_solution().TinyGPT(len(vocab), preset.d_model, preset.num_heads, preset.num_layers,
                                  max_len=preset.block_size, dropout=preset.dropout)
+    if fused_layer_norm:
+        use_fused_layer_norm(model)
     decay, no_decay = decay_groups(model)
     optimizer = optim.AdamW([{"params": decay, "weight_decay": preset.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=preset.lr, betas=preset.betas)
@@ -141,7 +171,7 @@ def save_checkpoint(run: TrainingRun, path: Path) -> None:
     arrays = {f"model/{name}": value for name, value in run.model.state_dict().items()}
     arrays.update(optimizer_arrays(run.optimizer))
     meta = {"preset": asdict(run.preset), "vocab": run.vocab, "text": run.text_path, "step": run.step,
-            "seconds": run.seconds}
+            "seconds": run.seconds, "cpu_seconds": run.cpu_seconds}
     arrays["meta"] = np.array(json.dumps(meta))
     arrays["train_losses"] = np.array(run.train_losses, dtype=np.float64)
     arrays["val_losses"] = np.array(run.val_losses, dtype=np.float64).reshape(-1, 2)
@@ -163,7 +193,7 @@ def load_checkpoint(path: str | Path) -> TrainingRun:
         run = new_run(preset, meta["vocab"], meta["text"])
         run.model.load_state_dict({k[len("model/"):]: archive[k] for k in archive.files if k.startswith("model/")})
         load_optimizer_arrays(run.optimizer, archive)
-        run.step, run.seconds = meta["step"], meta["seconds"]
+        run.step, run.seconds, run.cpu_seconds = meta["step"], meta["seconds"], meta.get("cpu_seconds", 0.0)
         run.train_losses = archive["train_losses"].tolist()
         run.val_losses = [(int(s), float(v)) for s, v in archive["val_losses"]]
     return run
@@ -187,10 +217,13 @@ def evaluate(model, loss_fn, windows: list[np.ndarray]) -> float:
     return float(np.mean(losses))
 
 
-def train(run: TrainingRun, text: str, out: Path, stop_at: int | None = None, show_progress: bool = True) -> None:
+def train(run: TrainingRun, text: str, out: Path, stop_at: int | None = None, show_progress: bool = True,
+          cpu_clock: bool = False) -> None:
     """Train `run` from its current step to `preset.steps` (or `stop_at`), then save and plot into `out`.
 
     The checkpoint is also saved at every validation; Ctrl-C stops cleanly, saving the last finished step.
+    With `preset.seconds`, training also stops when that much wall time (with `cpu_clock`, CPU time) is used,
+    and the final validation follows.
     """
     reference, preset = reference_solution(), run.preset
     tokens = np.array(make_tokenizer(run.vocab).encode(text), dtype=np.int64)
@@ -206,10 +239,17 @@ def train(run: TrainingRun, text: str, out: Path, stop_at: int | None = None, sh
     tokens_per_step = preset.batch_size * preset.block_size
 
     bar = tqdm(range(run.step, last), desc="train", disable=not show_progress)
-    started = time.perf_counter() - run.seconds
+    started, cpu_started = time.perf_counter() - run.seconds, time.process_time() - run.cpu_seconds
     try:
         for step in bar:
-            run.optimizer.lr = schedule.lr_at(step)
+            if preset.seconds is not None:  # the schedule runs on the share of the time budget used
+                clock = time.process_time() - cpu_started if cpu_clock else time.perf_counter() - started
+                used = clock / preset.seconds
+                if used >= 1:
+                    break
+                run.optimizer.lr = schedule.lr_at(int(used * preset.steps))
+            else:
+                run.optimizer.lr = schedule.lr_at(step)
             batch = random_windows(train_tokens, preset.batch_size, preset.block_size,
                                    np.random.default_rng([preset.seed, 0, step]))
             run.train_losses.append(trainer.train_step(batch))
@@ -224,10 +264,13 @@ def train(run: TrainingRun, text: str, out: Path, stop_at: int | None = None, sh
             bar.set_postfix(loss=f"{run.train_losses[-1]:.3f}",
                             val=f"{run.val_losses[-1][1]:.3f}" if run.val_losses else "-",
                             tok_s=f"{tokens_per_step * steps_per_second:.0f}")
+        if preset.seconds is not None and (not run.val_losses or run.val_losses[-1][0] != run.step):
+            run.val_losses.append((run.step, evaluate(run.model, loss_fn, val_windows)))
+            bar.write(f"step {run.step} (time budget used): validation loss {run.val_losses[-1][1]:.4f}")
     except KeyboardInterrupt:
         print(f"\ninterrupted after step {run.step}; saving a checkpoint to resume from", file=sys.stderr)
     finally:
-        run.seconds = time.perf_counter() - started
+        run.seconds, run.cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         bar.close()
         save_checkpoint(run, out / "checkpoint.npz")
         plot_losses(run, out / "loss.png")
@@ -286,9 +329,11 @@ def run_train(args: argparse.Namespace) -> None:
         out = Path(args.out or f"runs/{args.preset}")
     print(f"{run.preset}\n{run.model.num_parameters():,} parameters, {len(run.vocab)} characters, "
           f"text {text_path or '(embedded Python docs)'}: {len(text):,} characters")
-    train(run, text, out, stop_at=args.stop_at, show_progress=not args.quiet)
+    train(run, text, out, stop_at=args.stop_at, show_progress=not args.quiet, cpu_clock=args.cpu_clock)
     final = f", validation loss {run.val_losses[-1][1]:.4f} at step {run.val_losses[-1][0]}" if run.val_losses else ""
-    print(f"step {run.step}{final}; {run.seconds:.0f} s in total\n"
+    tokens = run.step * run.preset.batch_size * run.preset.block_size
+    print(f"step {run.step}{final}; {run.seconds:.0f} s in total ({run.cpu_seconds:.0f} s CPU), "
+          f"{tokens:,} training tokens, {tokens / max(run.seconds, 1e-9):,.0f} tokens/s\n"
           f"checkpoint {out / 'checkpoint.npz'}\nloss curve {out / 'loss.png'}")
 
 
@@ -340,6 +385,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train_parser.add_argument("--stop-at", type=_positive_int, metavar="STEP",
                               help="stop and save after this step without changing the schedule")
     train_parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    train_parser.add_argument("--cpu-clock", action="store_true",
+                              help="count a time budget (speedrun) in CPU seconds of this process, not wall time")
     train_parser.set_defaults(func=_reporting_errors(run_train))
 
     sample_parser = subparsers.add_parser("sample", help="print text generated by a trained checkpoint")

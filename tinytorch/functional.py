@@ -26,6 +26,8 @@ __all__ = [
     "mse_loss",
     "layer_norm",
     "embedding",
+    "linear",
+    "scaled_dot_product_attention",
 ]
 
 
@@ -230,6 +232,105 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     if not training or p == 0:
         return x
     return Dropout.apply(x, p=p)
+
+
+class Linear(Function):
+    """x @ weight + bias as one op: the bias is added in place to the product, and its gradient is one column sum."""
+
+    def forward(self, x, weight, bias=None):
+        self.x, self.weight = x, weight
+        out = x.reshape(-1, x.shape[-1]) @ weight  # (N, out): one 2-D product over all leading axes
+        if bias is not None:
+            out += bias
+        return out.reshape(*x.shape[:-1], weight.shape[1])
+
+    def backward(self, grad):
+        flat_grad = grad.reshape(-1, grad.shape[-1])  # (N, out)
+        grad_x = grad_w = grad_b = None
+        if self.needs_grad[0]:
+            grad_x = (flat_grad @ self.weight.T).reshape(self.x.shape)
+        if self.needs_grad[1]:
+            grad_w = self.x.reshape(-1, self.x.shape[-1]).T @ flat_grad
+        if len(self.needs_grad) > 2 and self.needs_grad[2]:
+            grad_b = flat_grad.sum(axis=0)
+        return (grad_x, grad_w, grad_b)[: len(self.needs_grad)]
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x (..., in) @ weight (in, out) + bias (out,) -> (..., out), fused: what `nn.Dense` computes."""
+    weight = ops.as_tensor(weight, like=x)
+    if x.ndim < 1 or weight.ndim != 2 or x.shape[-1] != weight.shape[0]:
+        raise ValueError(f"linear: x {x.shape} and weight {weight.shape} do not fit; expected x (..., in) "
+                         "and weight (in, out)")
+    if bias is None:
+        return Linear.apply(x, weight)
+    bias = ops.as_tensor(bias, like=x)
+    if bias.shape != (weight.shape[1],):
+        raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[1]},) for weight "
+                         f"{weight.shape}")
+    return Linear.apply(x, weight, bias)
+
+
+class ScaledDotProductAttention(Function):
+    """softmax(q k^T / sqrt(Dk), masked) v as one op: scores, mask, softmax and the value product in one pass
+    each way, with the analytic backward (dS = P * (dP - sum(dP * P)) for the softmax)."""
+
+    def __init__(self, blocked: np.ndarray | None, weights_out: list[np.ndarray]):
+        self.blocked = blocked  # bool, broadcastable to (..., T, S): True where a query may NOT attend
+        self.weights_out = weights_out  # forward appends the weights here, graph or not
+
+    def forward(self, q, k, v):
+        self.q, self.k, self.v = q, k, v
+        self.scale = q.dtype.type(1 / math.sqrt(q.shape[-1]))
+        scores = q @ np.swapaxes(k, -1, -2)  # (..., T, S)
+        scores *= self.scale
+        if self.blocked is not None:
+            np.copyto(scores, q.dtype.type(-np.inf), where=self.blocked)  # exp(-inf) = 0: exactly zero weight
+        scores -= np.max(scores, axis=-1, keepdims=True)  # softmax in place, stable
+        np.exp(scores, out=scores)
+        scores /= np.sum(scores, axis=-1, keepdims=True)
+        self.weights = scores  # (..., T, S)
+        self.weights_out.append(scores)
+        return scores @ v  # (..., T, Dv)
+
+    def backward(self, grad):
+        q, k, v, weights = self.q, self.k, self.v, self.weights
+        grad_q = grad_k = grad_v = None
+        if self.needs_grad[2]:
+            grad_v = ops.unbroadcast(np.swapaxes(weights, -1, -2) @ grad, v.shape)
+        if self.needs_grad[0] or self.needs_grad[1]:
+            d_scores = grad @ np.swapaxes(v, -1, -2)  # d weights, (..., T, S)
+            d_scores -= np.sum(d_scores * weights, axis=-1, keepdims=True)
+            d_scores *= weights  # through the softmax (masked entries have weight 0, so gradient 0)
+            d_scores *= self.scale
+            if self.needs_grad[0]:
+                grad_q = ops.unbroadcast(d_scores @ k, q.shape)
+            if self.needs_grad[1]:
+                grad_k = ops.unbroadcast(np.swapaxes(d_scores, -1, -2) @ q, k.shape)
+        return grad_q, grad_k, grad_v
+
+
+def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Any = None) -> tuple[Tensor, Tensor]:
+    """Fused softmax(q k^T / sqrt(Dk)) v. q (..., T, Dk), k (..., S, Dk), v (..., S, Dv) Tensors; mask bool
+    broadcastable to (..., T, S), True = may attend (every query needs at least one key).
+
+    Returns out (..., T, Dv), differentiable in q, k and v, and the weights (..., T, S) as a Tensor outside
+    the graph (for plots): the same values as the composition of matmul, masked_fill and softmax.
+    """
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise ValueError(f"attention needs q, k, v with at least 2 axes, got {q.shape}, {k.shape}, {v.shape}")
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"attention: q {q.shape}, k {k.shape}, v {v.shape} do not fit; expected q (..., T, Dk), "
+                         "k (..., S, Dk), v (..., S, Dv)")
+    blocked = None
+    if mask is not None:
+        allowed = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        if allowed.dtype != np.bool_:
+            raise TypeError(f"attention mask must be a bool array (True = may attend), got dtype {allowed.dtype}")
+        blocked = ~allowed
+    weights: list[np.ndarray] = []
+    out = ScaledDotProductAttention.apply(q, k, v, blocked=blocked, weights_out=weights)
+    return out, Tensor(weights[0])
 
 
 def embedding(ids: Any, weight: Tensor) -> Tensor:

@@ -165,8 +165,7 @@ class Dense(Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] != self.in_features:
             raise ValueError(f"Dense({self.in_features}, {self.out_features}) got input of shape {x.shape}")
-        y = x @ self.weight  # (..., out)
-        return y + self.bias if self.bias is not None else y
+        return F.linear(x, self.weight, self.bias)  # x @ weight + bias, (..., out)
 
     def __repr__(self) -> str:
         return f"Dense({self.in_features}, {self.out_features}, bias={self.bias is not None})"

@@ -22,7 +22,9 @@ import numpy as np
 
 from tinytorch import random as _random
 from tinytorch import trace as _trace
+from tinytorch.allocator import keep_freed_memory
 
+keep_freed_memory()  # reuse freed temporaries across steps (see allocator.py)
 _grad_enabled = True
 
 
@@ -146,6 +148,7 @@ class Tensor:
         backward_stats.nodes_visited = len(order)
         backward_stats.functions_called = 0
         grads: dict[int, np.ndarray] = {id(self): grad}
+        summed: set[int] = set()  # keys whose gradient is a sum made here: ours to add into in place
         for node in reversed(order):
             node_grad = grads.pop(id(node), None)
             if node._ctx is None:  # a leaf: keep its gradient
@@ -159,7 +162,13 @@ class Tensor:
                     if parent_grad is None or not parent.requires_grad:
                         continue
                     key = id(parent)
-                    grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+                    if key not in grads:  # may be shared with other tensors (e.g. both inputs of an add)
+                        grads[key] = parent_grad
+                    elif key in summed:
+                        grads[key] += parent_grad
+                    else:
+                        grads[key] = grads[key] + parent_grad
+                        summed.add(key)
             if not retain_graph:
                 node._ctx, node._parents, node._freed = None, (), True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -104,3 +105,31 @@ def test_bad_input_gets_a_one_line_error(tmp_path, text_file, capsys):
     short.write_text("abc" * 5, encoding="utf-8")
     assert training.main(["train", "--text", str(short), "--preset", "smoke", "--out", str(tmp_path)]) == 2
     assert "text too short" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cpu_clock", [False, True])
+def test_a_time_budget_stops_training_runs_the_schedule_on_time_and_validates_at_the_end(tmp_path, cpu_clock):
+    preset = dataclasses.replace(SMOKE, steps=100_000, warmup_steps=0, eval_every=100_000, seconds=0.5)
+    run = training.new_run(preset, sorted(set(TEXT)), None)
+    seen_lrs = []
+    step = run.optimizer.step
+
+    def step_and_record():
+        seen_lrs.append(run.optimizer.lr)
+        step()
+
+    run.optimizer.step = step_and_record
+    training.train(run, TEXT, tmp_path, show_progress=False, cpu_clock=cpu_clock)
+    assert 1 < run.step < preset.steps, "the budget, not the step count, ends this run"
+    assert run.val_losses == [(run.step, run.val_losses[-1][1])]  # the final validation, at the last step
+    assert (run.cpu_seconds if cpu_clock else run.seconds) >= 0.5
+    assert seen_lrs[0] > 0.8 * preset.lr  # the cosine starts near the peak...
+    assert seen_lrs == sorted(seen_lrs, reverse=True) and seen_lrs[-1] < preset.lr  # ...and decays with time
+
+
+def test_the_fused_layer_norm_of_course_train_computes_the_reference_values():
+    fused = training.new_run(SMOKE, sorted(set(TEXT)), None)
+    written = training.new_run(SMOKE, sorted(set(TEXT)), None, fused_layer_norm=False)
+    ids = np.arange(24).reshape(2, 12) % len(fused.vocab)
+    np.testing.assert_allclose(fused.model(ids).data, written.model(ids).data, rtol=1e-4, atol=1e-5)
+    assert "forward" in vars(fused.model.ln_f) and "forward" not in vars(written.model.ln_f)
