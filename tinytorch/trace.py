@@ -33,7 +33,7 @@ LOSSES = frozenset({"tinytorch.functional.CrossEntropy", "tinytorch.nn.CrossEntr
 
 def _multiply_adds(name: str, inputs: tuple[Any, ...], output: Any) -> int:
     """Multiply-adds of one call: (..., n, k) @ (k, m) does out.size * k; a convolution out.size * C * k * k."""
-    if name == "tinytorch.ops.MatMul":
+    if name in ("tinytorch.ops.MatMul", "tinytorch.functional.Linear"):  # Linear: x (..., k) @ weight (k, m) + b
         return output.size * inputs[0].shape[-1]
     if name == "tinytorch.vision.Conv2d":
         return output.size * inputs[1].data[0].size  # weight (O, C, k, k): C k k per output value

@@ -30,9 +30,9 @@ def test_recording_is_off_by_default_and_only_inside_the_block():
         model(x)
     model(x)
     assert trace.recorders == []
-    assert calls(usage) == {"op Add": 2, "op MatMul": 2, "op Mul": 2, "module Dense": 2, "module Twice": 2}
+    assert calls(usage) == {"op Linear": 2, "op Mul": 2, "module Dense": 2, "module Twice": 2}
     assert [c.label for c in usage.components(framework=False)] == ["module Twice"]
-    assert usage.labels() == {"op Add", "op MatMul", "op Mul", "module Dense"}
+    assert usage.labels() == {"op Linear", "op Mul", "module Dense"}
 
 
 def test_backward_adds_nothing_and_optimizers_and_losses_are_their_own_kinds():
@@ -47,8 +47,7 @@ def test_backward_adds_nothing_and_optimizers_and_losses_are_their_own_kinds():
         nn.MSELoss()(Tensor(np.ones(3)), np.zeros(3))
     assert [c.label for c in usage.components() if c.kind != "op"] == [
         "module Dense", "optimizer AdamW", "loss CrossEntropy", "loss MSELoss"]
-    assert {c.label for c in usage.components() if c.kind == "op"} == {"op Add", "op MatMul", "op Mean", "op Mul",
-                                                                        "op Sub"}  # mse_loss is made of plain ops
+    assert {c.label for c in usage.components() if c.kind == "op"} == {"op Linear", "op Mean", "op Mul", "op Sub"}  # mse_loss is made of plain ops
 
 
 def test_bytes_count_new_arrays_only_and_multiply_adds_count_products_and_convolutions():
@@ -93,16 +92,16 @@ def test_reuse_compares_two_recordings_by_framework_component():
     with trace.record() as second:
         Twice()(x).exp()
     result = trace.reuse(first, second)
-    # second used op Add, Exp, MatMul, Mul and module Dense; first already used Add, MatMul and Dense
-    assert result.shared == ["op Add", "op MatMul", "module Dense"]
+    # second used op Exp, Linear, Mul and module Dense; first already used Linear and Dense
+    assert result.shared == ["op Linear", "module Dense"]
     assert result.new == ["op Exp", "op Mul"]
-    assert result.share == pytest.approx(3 / 5)
-    assert result.multiply_add_share == 1.0  # all of second's multiply-adds are in MatMul, which first used
+    assert result.share == pytest.approx(2 / 4)
+    assert result.multiply_add_share == 1.0  # all of second's multiply-adds are in Linear, which first used
     with trace.record() as convolution:
         nn.Conv2d(1, 1, 1)(Tensor(np.ones((1, 1, 2, 2))))
     assert trace.reuse(convolution, second).multiply_add_share == 0.0
-    assert ("op ReLU", True, False) in result.rows and len(result.rows) == 8
+    assert ("op ReLU", True, False) in result.rows and len(result.rows) == 7
     table = result.table("mlp", "twice")
     assert table.splitlines()[0].split() == ["component", "mlp", "twice"]
-    assert table.splitlines()[-1] == "twice used 5 tinytorch components; mlp had already used 3 of them: 60%"
+    assert table.splitlines()[-1] == "twice used 4 tinytorch components; mlp had already used 2 of them: 50%"
     assert trace.reuse(first, trace.Usage()).share == 0.0
