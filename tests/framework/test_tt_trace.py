@@ -47,7 +47,8 @@ def test_backward_adds_nothing_and_optimizers_and_losses_are_their_own_kinds():
         nn.MSELoss()(Tensor(np.ones(3)), np.zeros(3))
     assert [c.label for c in usage.components() if c.kind != "op"] == [
         "module Dense", "optimizer AdamW", "loss CrossEntropy", "loss MSELoss"]
-    assert {c.label for c in usage.components() if c.kind == "op"} == {"op Linear", "op Mean", "op Mul", "op Sub"}  # mse_loss is made of plain ops
+    assert {c.label for c in usage.components() if c.kind == "op"} == {
+        "op Linear", "op Mean", "op Mul", "op Sub"}  # mse_loss is made of plain ops
 
 
 def test_bytes_count_new_arrays_only_and_multiply_adds_count_products_and_convolutions():
