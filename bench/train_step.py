@@ -81,10 +81,11 @@ def profile(step: Callable[[], object], steps: int, top: int) -> None:
 
 
 def tinytorch_step(preset: Preset, batch: np.ndarray, as_written: bool = False):
-    """The reference's train_step on `batch`, and its model: as `course train` builds it (fused LayerNorm),
-    or with `as_written` the reference's own LayerNorm (written from mean, var, sqrt)."""
+    """The reference's train_step on `batch`, and its model: as `course train` builds it (fused LayerNorm and
+    attention), or with `as_written` the reference's own (LayerNorm from mean, var, sqrt; attention from
+    matmul, masked_fill, softmax)."""
     reference = reference_solution()
-    run = new_run(preset, [chr(32 + i) for i in range(VOCAB_SIZE)], None, fused_layer_norm=not as_written)
+    run = new_run(preset, [chr(32 + i) for i in range(VOCAB_SIZE)], None, fused=not as_written)
     trainer = reference.LanguageModelTrainer(run.model, run.optimizer, reference.LanguageModelLoss(),
                                              clip_norm=preset.clip_norm)
     run.optimizer.lr = preset.lr

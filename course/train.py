@@ -31,6 +31,7 @@ import functools
 import json
 import sys
 import time
+import types
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -124,24 +125,36 @@ def decay_groups(model) -> tuple[list, list]:
     return [p for p in params if p.ndim >= 2], [p for p in params if p.ndim < 2]
 
 
-def use_fused_layer_norm(model) -> None:
-    """Compute every reference LayerNorm of `model` with tinytorch's fused `F.layer_norm` (same gamma, beta, eps)."""
+def use_fused_ops(model) -> None:
+    """Compute every reference LayerNorm of `model` with tinytorch's fused `F.layer_norm` (same gamma, beta, eps),
+    and the attention of every MultiHeadAttention with `F.scaled_dot_product_attention` (same mask)."""
+    reference = reference_solution()
+    fused_attention = _with_fused_attention(reference.MultiHeadAttention.forward)
     for module in model.modules():
-        if isinstance(module, reference_solution().LayerNorm):
+        if isinstance(module, reference.LayerNorm):
             module.forward = functools.partial(_fused_layer_norm, module)
+        elif isinstance(module, reference.MultiHeadAttention):
+            module.forward = types.MethodType(fused_attention, module)
 
 
 def _fused_layer_norm(module, x: tt.Tensor) -> tt.Tensor:
     return F.layer_norm(x, module.gamma, module.beta, module.eps)
 
 
-def new_run(preset: Preset, vocab: list[str], text_path: str | None, fused_layer_norm: bool = True) -> TrainingRun:
-    """A fresh model and optimizer; `fused_layer_norm=False` keeps the reference's own LayerNorm (for bench/)."""
+def _with_fused_attention(forward: types.FunctionType) -> types.FunctionType:
+    """The reference's own `forward`, its call of `scaled_dot_product_attention` bound to tinytorch's fused op
+    (same arguments, same (out, weights) result): the lesson's code stays as written, only the op is faster."""
+    names = {**forward.__globals__, "scaled_dot_product_attention": F.scaled_dot_product_attention}
+    return types.FunctionType(forward.__code__, names, forward.__name__, forward.__defaults__, forward.__closure__)
+
+
+def new_run(preset: Preset, vocab: list[str], text_path: str | None, fused: bool = True) -> TrainingRun:
+    """A fresh model and optimizer; `fused=False` keeps the reference's own LayerNorm and attention (for bench/)."""
     tt.manual_seed(preset.seed)
     model = reference_solution().TinyGPT(len(vocab), preset.d_model, preset.num_heads, preset.num_layers,
                                  max_len=preset.block_size, dropout=preset.dropout)
-    if fused_layer_norm:
-        use_fused_layer_norm(model)
+    if fused:
+        use_fused_ops(model)
     decay, no_decay = decay_groups(model)
     optimizer = optim.AdamW([{"params": decay, "weight_decay": preset.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=preset.lr, betas=preset.betas)

@@ -125,36 +125,36 @@ GELU_CUBIC = 0.044715
 
 
 class GELU(Function):
-    """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): the tanh approximation of GPT-2."""
+    """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): the tanh approximation of GPT-2.
 
-    # Large temporaries are costly (allocation and page faults), so both passes update one array in place.
+    Computed as x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3), since 0.5 (1 + tanh(u)) = sigmoid(2u):
+    the same function, with one exp instead of NumPy's tanh (about twice as slow). Large temporaries are
+    costly (allocation and page faults), so both passes update one or two arrays in place.
+    """
+
     def forward(self, x):
         self.x = x
-        inner = x * x
-        inner *= GELU_CUBIC
-        inner += 1
-        inner *= x
-        inner *= GELU_SCALE  # sqrt(2/pi) (x + 0.044715 x^3)
-        self.tanh = np.tanh(inner, out=inner)
-        out = self.tanh + 1
-        out *= x
-        out *= 0.5
-        return out
+        sig = x * x
+        sig *= -2 * GELU_SCALE * GELU_CUBIC
+        sig -= 2 * GELU_SCALE
+        sig *= x  # -2u
+        with np.errstate(over="ignore"):  # exp(-2u) = inf for very negative x: sigmoid 0, exactly right
+            np.exp(sig, out=sig)
+        sig += 1
+        np.reciprocal(sig, out=sig)
+        self.sig = sig  # sigmoid(2u)
+        return x * sig
 
     def backward(self, grad):
-        # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), with t the saved tanh
-        x, t = self.x, self.tanh
-        slope = x * x
-        slope *= 3 * GELU_CUBIC
-        slope += 1
-        slope *= GELU_SCALE
-        local = t * t
-        np.subtract(1, local, out=local)
+        # d/dx [x s] = s + x s (1 - s) 2u', with s = sigmoid(2u) saved and 2u' = 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+        x, s = self.x, self.sig
+        local = x * x
+        local *= 6 * GELU_SCALE * GELU_CUBIC
+        local += 2 * GELU_SCALE
         local *= x
-        local *= slope
-        local += t
-        local += 1
-        local *= 0.5
+        local *= s
+        local -= local * s  # x s (1 - s) 2u'
+        local += s
         local *= grad
         return (local,)
 

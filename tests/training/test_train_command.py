@@ -127,9 +127,17 @@ def test_a_time_budget_stops_training_runs_the_schedule_on_time_and_validates_at
     assert seen_lrs == sorted(seen_lrs, reverse=True) and seen_lrs[-1] < preset.lr  # ...and decays with time
 
 
-def test_the_fused_layer_norm_of_course_train_computes_the_reference_values():
+def test_the_fused_ops_of_course_train_compute_the_reference_values_and_gradients():
     fused = training.new_run(SMOKE, sorted(set(TEXT)), None)
-    written = training.new_run(SMOKE, sorted(set(TEXT)), None, fused_layer_norm=False)
+    written = training.new_run(SMOKE, sorted(set(TEXT)), None, fused=False)
     ids = np.arange(24).reshape(2, 12) % len(fused.vocab)
+    for run in (fused, written):
+        run.model.train(False)
+        (run.model(ids) * np.linspace(-1, 1, len(fused.vocab), dtype=np.float32)).sum().backward()
     np.testing.assert_allclose(fused.model(ids).data, written.model(ids).data, rtol=1e-4, atol=1e-5)
+    for (name, p), q in zip(fused.model.named_parameters(), written.model.parameters(), strict=True):
+        np.testing.assert_allclose(p.grad, q.grad, rtol=1e-3, atol=1e-5, err_msg=name)
+    block = fused.model.blocks[0]
+    np.testing.assert_allclose(block.attn.last_attention, written.model.blocks[0].attn.last_attention, atol=1e-6)
     assert "forward" in vars(fused.model.ln_f) and "forward" not in vars(written.model.ln_f)
+    assert "forward" in vars(block.attn) and "forward" not in vars(written.model.blocks[0].attn)
