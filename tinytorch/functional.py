@@ -164,15 +164,20 @@ def gelu(x: Tensor) -> Tensor:
 
 
 class LayerNorm(Function):
-    """gamma * (x - mean) / sqrt(var + eps) + beta over the last axis (biased variance)."""
+    """gamma * (x - mean) / sqrt(var + eps) + beta over the last axis (biased variance).
+
+    Row sums that meet gamma are matrix-vector products (one BLAS call, no temporary array).
+    """
 
     def __init__(self, eps: float):
         self.eps = eps
 
     def forward(self, x, gamma, beta):
         centered = x - np.mean(x, axis=-1, keepdims=True)
-        variance = np.mean(np.square(centered), axis=-1, keepdims=True)
-        self.inv_std = 1 / np.sqrt(variance + self.eps)  # (..., 1)
+        variance = np.einsum("...d,...d->...", centered, centered)[..., None]  # (..., 1), sum of squares
+        variance /= x.shape[-1]
+        variance += self.eps
+        self.inv_std = np.reciprocal(np.sqrt(variance, out=variance), out=variance)  # (..., 1)
         centered *= self.inv_std
         self.normalized = centered  # (..., D)
         self.gamma = gamma
@@ -181,19 +186,19 @@ class LayerNorm(Function):
         return out
 
     def backward(self, grad):
-        xhat = self.normalized
+        xhat, gamma = self.normalized, self.gamma
+        width = xhat.shape[-1]
         grad_x = grad_gamma = grad_beta = None
         scratch = grad * xhat
         if self.needs_grad[1]:
-            grad_gamma = scratch.reshape(-1, scratch.shape[-1]).sum(axis=0)
+            grad_gamma = scratch.reshape(-1, width).sum(axis=0)
         if self.needs_grad[2]:
-            grad_beta = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
+            grad_beta = grad.reshape(-1, width).sum(axis=0)
         if self.needs_grad[0]:
             # dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), with g = grad * gamma
-            g = grad * self.gamma
-            np.multiply(g, xhat, out=scratch)
-            projection = np.mean(scratch, axis=-1, keepdims=True)
-            g -= np.mean(g, axis=-1, keepdims=True)
+            projection = (scratch @ gamma)[..., None] / width  # mean(g * xhat), (..., 1)
+            g = grad * gamma
+            g -= (grad @ gamma)[..., None] / width  # mean(g)
             np.multiply(xhat, projection, out=scratch)
             g -= scratch
             g *= self.inv_std

@@ -121,12 +121,13 @@ class AdamW(Optimizer):
         scratch *= 1 - beta2
         v *= beta2
         v += scratch  # v = beta2 v + (1 - beta2) g^2
-        # p -= lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t)
+        # p -= lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t);
+        # written as lr sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps sqrt(1 - beta2^t)): one pass fewer
+        root = math.sqrt(1 - beta2**t)
         np.sqrt(v, out=scratch)
-        scratch /= math.sqrt(1 - beta2**t)
-        scratch += self.eps
+        scratch += self.eps * root
         np.divide(m, scratch, out=scratch)
-        scratch *= self.lr / (1 - beta1**t)
+        scratch *= self.lr * root / (1 - beta1**t)
         p.data -= scratch
 
 
