@@ -15,8 +15,9 @@ Choices worth knowing:
   nanoGPT; biases and LayerNorm gains/shifts are not decayed.
 - Batches are drawn with a generator seeded by (seed, step), so a resumed run sees exactly the batches
   the uninterrupted run would have seen. Validation uses one fixed set of windows from the last 10%.
-- The reference's LayerNorm (written from primitives: that is its lesson) runs as tinytorch's fused
-  `F.layer_norm` here: the same parameters and values, fewer passes over the data.
+- The reference's LayerNorm and attention (written from primitives: that is their lesson) run as
+  tinytorch's fused `F.layer_norm` and `F.scaled_dot_product_attention` here: the same parameters,
+  values and gradients, fewer passes over the data.
 - A preset with `seconds` (the speedrun) trains for that much wall time, evaluations included: its
   learning-rate schedule runs on the fraction of the budget used, so a busy machine takes fewer steps
   of the same schedule instead of overrunning. Its results depend on the machine's speed. On a shared
