@@ -21,6 +21,8 @@ from tqdm import tqdm
 from course.build import REPO, CourseError, build, out_of_sync, require_assignment
 from course.components import ASSIGNMENT, BY_ID, NOTEBOOK
 from course.grading.batch import Grader, grade_course
+from course.grading.exports import changes_line
+from course.grading.gradebook import final_grades_of
 from course.grading.harness import grade_notebook
 from course.grading.report import GradingError, format_table
 from course.handout import build_handout
@@ -115,36 +117,45 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _require_submissions(course_dir: Path, assignment: str) -> Path:
+def _require_submissions(course_dir: Path, assignment: str, students: list[str] | None = None) -> Path:
     require_assignment(course_dir, assignment)
     submitted = course_dir / "submitted"
     if not submitted.is_dir():
         raise CourseError(f"no submissions: expected a folder {submitted} holding <student>/{assignment}/{NOTEBOOK}")
+    missing = [student for student in students or [] if not (submitted / student / assignment).is_dir()]
+    if missing:
+        raise CourseError(f"no submission for {', '.join(missing)}: expected {submitted}/<student>/{assignment}/")
     return submitted
 
 
 def _grade_and_show(args: argparse.Namespace, force: bool, students: list[str] | None = None,
                     grader: Grader | None = None) -> None:
+    options = getattr(args, "nbgrader_options", [])
     reports = grade_course(args.course_dir, args.assignment, force=force, jobs=args.jobs, students=students,
-                           grader=grader)
+                           grader=grader, nbgrader_options=options)
     print(format_table(reports))
+    changed = [grade for grade in final_grades_of(args.course_dir, args.assignment, reports, options) if grade.adjusted]
+    if changed:
+        print("changed in the gradebook (these totals are the ones in every table and report):")
+        print("\n".join(f"  {g.student}: {g.autograder_total:g} -> {g.total:g} ({changes_line(g)})" for g in changed))
     # dict.fromkeys: in order, once each; the throwaway uid differs per run
     protections = dict.fromkeys(re.sub(r"uid \d+", "uid", p) for report in reports for p in report.protections)
     print("sandbox protections in these runs:\n" + "\n".join(f"  - {p}" for p in protections))
     written = args.course_dir / "reports" / args.assignment
     print(f"feedback per student: {written}/<student>.md and {args.course_dir / 'feedback'}/ (nbgrader's HTML)")
-    print(f"grades: {written / 'grades.csv'}, {written / 'grades.json'}, {written / 'nbgrader_grades.csv'}")
+    print(f"grades: {written / 'grades.csv'}, {written / 'grades.json'}, {written / 'nbgrader_grades.csv'}; "
+          f"for an LMS: {written / 'canvas.csv'}, {written / 'moodle.csv'}")
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    _require_submissions(args.course_dir, args.assignment)
+    _require_submissions(args.course_dir, args.assignment, args.students)
     if args.scheduler is None:
-        _grade_and_show(args, force=args.force)
+        _grade_and_show(args, force=args.force, students=args.students)
         return 0
     from course.grading.cluster import ClusterGrader  # imports Dask: only when asked for
 
     with ClusterGrader.connect(args.scheduler, allow_weak_sandbox=args.allow_weak_sandbox) as grader:
-        _grade_and_show(args, force=args.force, grader=grader)
+        _grade_and_show(args, force=args.force, students=args.students, grader=grader)
     for student, why in sorted(grader.lost.items()):
         print(f"{student}: not graded ({why}); run `course grade` again to grade it", file=sys.stderr)
     return 1 if grader.lost else 0
@@ -197,6 +208,10 @@ def parser() -> argparse.ArgumentParser:
     command("check", run_check, "prove release, solutions, tests and mutants agree", jobs=True)
     grade = command("grade", run_grade, "grade submitted/, write feedback and grade tables", jobs=True)
     grade.add_argument("--force", action="store_true", help="regrade students who were graded before")
+    grade.add_argument("--student", action="append", dest="students", metavar="ID",
+                       help="grade only this student (repeat for several); the tables still list everyone")
+    grade.epilog = ("nbgrader's own options (--Class.trait=value, e.g. --LateSubmissionPlugin.penalty_method=zero) "
+                    "are passed to its autograde, after the site-wide, user and course nbgrader_config.py files.")
     grade.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="grade on the workers of this Dask scheduler instead of locally (docs/cluster.md)")
     grade.add_argument("--allow-weak-sandbox", action="store_true",
@@ -210,7 +225,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args, unknown = top.parse_known_args(argv)
+    if unknown and args.command != "grade":
+        top.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.nbgrader_options = unknown  # `course grade` passes nbgrader's --Class.trait=value options on
     args.course_dir = args.course_dir.resolve()
     try:
         return args.func(args)

@@ -2,9 +2,10 @@
 
 The zip holds `setup.sh` and `run_autograder` at its root, and what grading reads: the grading package
 (`course/`, with the probes), `tinytorch/`, the hidden suites (`tests/hidden/`), the reference solution
-(`solutions/`), `pyproject.toml` and `conftest.py`. Gradescope unpacks it into `/autograder/source/`
-and runs `setup.sh` once, as root, on its Ubuntu image (it installs Python 3.11 and this package into
-`/autograder/venv`); for each submission it runs `run_autograder`, which calls `grade_here`: the notebook
+(`solutions/`), `pyproject.toml`, `requirements.lock` and `conftest.py`. Gradescope unpacks it into
+`/autograder/source/` and runs `setup.sh` once, as root, on its Ubuntu image: it installs Python 3.11, then
+into `/autograder/venv` the exact versions of `requirements.lock` and this package with nothing resolved
+again. For each submission it runs `run_autograder`, which calls `grade_here`: the notebook
 in `/autograder/submission/` (any .ipynb name) is graded by the same sandboxed harness as
 `course grade`, and `/autograder/results/results.json` gets one test per component whose `output`
 is the student's feedback (never hidden test code). The environment variable
@@ -30,10 +31,11 @@ from course.grading.report import GradingError, SubmissionReport
 ROOT_VARIABLE = "GRADESCOPE_AUTOGRADER_ROOT"
 DEFAULT_ROOT = Path("/autograder")
 # What grading reads, relative to the repository (globs); nothing of the student's hand-out or of other tools.
+LOCK = "requirements.lock"  # the pinned versions `make venv` installs; the image installs the same ones
 PACKED = ("course/**/*.py", "tinytorch/**/*.py", "tests/hidden/**/*.py", "tests/finite_differences.py",
-          "solutions/**/*.py", "pyproject.toml", "conftest.py")
+          "solutions/**/*.py", "pyproject.toml", "conftest.py", LOCK)
 
-SETUP_SH = """\
+SETUP_SH = f"""\
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, while it builds the autograder image (Ubuntu 22.04 base recommended).
 set -euo pipefail
@@ -42,8 +44,9 @@ apt-get update
 # Python 3.11 for the course; util-linux's `unshare` for the sandbox's namespaces (present on Ubuntu).
 apt-get install -y --no-install-recommends python3.11 python3.11-venv util-linux
 python3.11 -m venv /autograder/venv
-/autograder/venv/bin/pip install --upgrade pip
-/autograder/venv/bin/pip install -e /autograder/source
+# The exact versions of the course's lock (shipped in the zip), then the package itself without resolving again.
+/autograder/venv/bin/pip install -r /autograder/source/{LOCK}
+/autograder/venv/bin/pip install --no-deps --no-build-isolation -e /autograder/source
 # Fail the image build (not a student's submission) if the sandbox cannot run here.
 cd /autograder/source && /autograder/venv/bin/python -m course.gradescope check
 """

@@ -18,7 +18,7 @@ import nbformat
 from tqdm import tqdm
 
 from course.components import ASSIGNMENT, NOTEBOOK
-from course.grading.gradebook import record_in_gradebook
+from course.grading.gradebook import check_before_grading, record_in_gradebook, write_from_gradebook
 from course.grading.harness import HIDDEN_SUITES, file_sha256, grade_submission
 from course.grading.locks import course_lock
 from course.grading.report import GradingError, SubmissionReport, write_grade_tables
@@ -62,6 +62,17 @@ def _note_structure(report: SubmissionReport, release: Path) -> None:
         report.problems += [f"graded cells: {problem}" for problem in problems]
 
 
+def _say_already_graded(folders: dict[str, Path], kept: dict[str, SubmissionReport]) -> None:
+    """One line for all the students kept as graded, naming those whose submission changed since."""
+    if not folders:
+        return
+    changed = [s for s, folder in folders.items()
+               if any(file_sha256(n) != kept[s].sha256 for n in folder.glob(NOTEBOOK))]
+    names = f" ({', '.join(folders)})" if len(folders) <= 3 else ""
+    note = f"; the submission changed since then for {', '.join(changed)}!" if changed else ""
+    print(f"{len(folders)} already graded{names}: kept the reports{note}; use force to regrade", file=sys.stderr)
+
+
 def _submissions(course_dir: Path, assignment: str) -> dict[str, Path]:
     if assignment != ASSIGNMENT:
         raise GradingError(f"unknown assignment {assignment!r}; this course has one assignment, {ASSIGNMENT!r}")
@@ -77,7 +88,8 @@ def _submissions(course_dir: Path, assignment: str) -> dict[str, Path]:
 
 def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = False, jobs: int = 2,
                  progress: bool = True, nbgrader: bool = True, suites: Path = HIDDEN_SUITES,
-                 students: list[str] | None = None, grader: Grader | None = None) -> list[SubmissionReport]:
+                 students: list[str] | None = None, grader: Grader | None = None,
+                 nbgrader_options: list[str] = ()) -> list[SubmissionReport]:
     """Grade every `submitted/<student>/<assignment>/` notebook, `jobs` at a time; one report per student.
 
     `grader` chooses how (default: `grade_locally(jobs)`; a `ClusterGrader` grades on a Dask cluster).
@@ -89,31 +101,32 @@ def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = F
     Students with a report are not regraded unless `force` (then the old report is kept under
     `reports/<assignment>/previous/`). `suites`: the folder of hidden suites (tests pass their own).
     With `nbgrader`, the scores of the newly graded are recorded in
-    nbgrader's gradebook, with feedback and `reports/<assignment>/nbgrader_grades.csv` (an unreadable
-    notebook gets its zero in the reports only: nbgrader cannot open it either).
+    nbgrader's gradebook, with feedback (an unreadable notebook gets its zero in the reports only: nbgrader
+    cannot open it either), and the tables and reports are derived from the gradebook (a grader's overrides,
+    comments, late penalties: `gradebook.write_from_gradebook`); `nbgrader_options` are nbgrader's
+    command-line options (`--LateSubmissionPlugin.penalty_method=zero`). The gradebook is checked first.
     """
     course_dir = Path(course_dir).resolve()
     folders = _submissions(course_dir, assignment)
+    if nbgrader:  # a wrong password or a dead server stops here, before any report is written
+        check_before_grading(course_dir, nbgrader_options)
     with course_lock(course_dir):
         return _grade_locked(course_dir, assignment, folders, force, jobs, progress, nbgrader, suites, students,
-                            grader)
+                            grader, nbgrader_options)
 
 
 def _grade_locked(course_dir: Path, assignment: str, folders: dict[str, Path], force: bool, jobs: int,
                   progress: bool, nbgrader: bool, suites: Path, students: list[str] | None,
-                  grader: Grader | None) -> list[SubmissionReport]:
+                  grader: Grader | None, nbgrader_options: list[str]) -> list[SubmissionReport]:
     chosen = set(folders if students is None else students)
     reports_dir = course_dir / "reports" / assignment
     reports_dir.mkdir(parents=True, exist_ok=True)
     kept: dict[str, SubmissionReport] = {}
-    for student, folder in folders.items():
+    for student in folders:
         existing = reports_dir / f"{student}.json"
         if existing.exists() and (not force or student not in chosen):
             kept[student] = SubmissionReport.from_json(existing.read_text())
-            if student in chosen:
-                changed = any(file_sha256(n) != kept[student].sha256 for n in folder.glob(NOTEBOOK))
-                note = " (the submission changed since then!)" if changed else ""
-                print(f"{student}: already graded{note}; kept the report; use force to regrade", file=sys.stderr)
+    _say_already_graded({s: folders[s] for s in kept if s in chosen}, kept)
     todo = [student for student in folders if student not in kept and student in chosen]
     graded: dict[str, SubmissionReport] = {}
     reports_arriving = (grader or grade_locally(jobs))({s: folders[s] for s in todo}, (course_dir,), suites)
@@ -122,14 +135,16 @@ def _grade_locked(course_dir: Path, assignment: str, folders: dict[str, Path], f
         _save(report, reports_dir)
         graded[report.student] = report
     reports = [kept.get(student) or graded[student] for student in folders if student in kept or student in graded]
-    write_grade_tables(reports, reports_dir)
     unreadable = sorted(student for student, report in graded.items() if report.reason)
     for student in unreadable:
         print(f"{student}: zero, not recorded in nbgrader's gradebook: {graded[student].reason}", file=sys.stderr)
+    if not nbgrader:
+        write_grade_tables(reports, reports_dir)
+        return reports
     readable = sorted(set(graded) - set(unreadable))
-    if nbgrader and readable:
-        problems = record_in_gradebook(course_dir, assignment, readable, reports_dir)
-        if problems:  # every other student is recorded; these lines say who is not and why
-            raise GradingError(f"{len(problems)} of {len(readable)} not recorded in nbgrader's gradebook: "
-                               + " | ".join(problems))
+    problems = record_in_gradebook(course_dir, assignment, readable, reports_dir, nbgrader_options) if readable else []
+    write_from_gradebook(course_dir, assignment, reports, reports_dir, nbgrader_options)
+    if problems:  # every other student is recorded; these lines say who is not and why
+        raise GradingError(f"{len(problems)} of {len(readable)} not recorded in nbgrader's gradebook: "
+                           + " | ".join(problems))
     return reports

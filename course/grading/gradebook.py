@@ -1,9 +1,15 @@
 """nbgrader's gradebook for `course build` and `course grade`: one configuration, one database, one-line errors.
 
-`course grade` records the harness's scores with nbgrader's own autograde (the course's nbgrader_config.py:
-`MatchRelease` and `HarnessScores` in place of Execute, `HarnessScores.reports` pointing at the reports
-the batch just wrote), then nbgrader's feedback and CSV export; finally the gradebook is read back and
-compared with the reports. Every failure is one line with its real cause and no password.
+The configuration is the one nbgrader's own commands see: the site-wide and user files (`/etc/jupyter`,
+`~/.jupyter`, ... : jupyter's config path), then the course's nbgrader_config.py, then options given on
+`course grade`'s command line (`--LateSubmissionPlugin.penalty_method=zero`), so that late penalties
+and any other setting apply alike. `course grade` checks the gradebook before it writes anything
+(`check_before_grading`), records the harness's scores with nbgrader's own autograde (`MatchRelease`
+and `HarnessScores` in place of Execute, `HarnessScores.reports` pointing at the reports the batch just
+wrote), generates nbgrader's feedback, reads back what autograde recorded and compares it with the
+reports; then every table and report is derived from the gradebook, with a grader's overrides,
+comments and late penalties (`write_from_gradebook`, `course.grading.exports`).
+Every failure is one line with its real cause and no password.
 """
 
 from __future__ import annotations
@@ -17,14 +23,17 @@ import warnings
 from copy import deepcopy
 from pathlib import Path
 
+from jupyter_core.paths import jupyter_config_path
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins import CsvExportPlugin
 from sqlalchemy.exc import SAWarning
-from traitlets.config import Config, PyFileConfigLoader
+from traitlets.config import Config, KVArgParseConfigLoader, PyFileConfigLoader
 
 from course.components import NOTEBOOK
 from course.grading.database import check_gradebook, gradebook_url, redact
+from course.grading.exports import FinalGrade, annotated_markdown, final_grades, write_exports
 from course.grading.harness import find_notebook
 from course.grading.locks import gradebook_lock
 from course.grading.nbgrader_hooks import HIDDEN_PREFIX
@@ -47,19 +56,40 @@ def _names(steps) -> list[str]:
     return [step if isinstance(step, str) else f"{step.__module__}.{step.__name__}" for step in steps]
 
 
-def nbgrader_config(course_dir: Path, reports_dir: Path | None = None) -> Config:
-    """The course's nbgrader configuration (its own nbgrader_config.py, else this repository's) rooted at
-    `course_dir`, its gradebook `database.gradebook_url` (unless its own file names one), autograde through
-    the harness (Execute replaced if an old file still has it) and, with `reports_dir`, the batch's reports."""
+CONFIG_FILE = "nbgrader_config.py"
+
+
+def config_files(course_dir: Path) -> list[Path]:
+    """The nbgrader_config.py files nbgrader reads for `course_dir`, lowest priority first: jupyter's config
+    path (system, environment, user), then the course's own (this repository's if it has none)."""
+    site = [Path(folder) / CONFIG_FILE for folder in reversed(jupyter_config_path())]
+    own = Path(course_dir) / CONFIG_FILE
+    return [path for path in site if path.is_file()] + [own if own.is_file() else REPO / CONFIG_FILE]
+
+
+def command_line_config(options: list[str]) -> Config:
+    """nbgrader's command-line options (`--Class.trait=value`) as a Config; GradingError for anything else."""
+    wrong = [option for option in options if not re.fullmatch(r"--[A-Za-z_]\w*(\.[A-Za-z_]\w*)+=.*", option)]
+    if wrong:
+        raise GradingError(f"unrecognized arguments: {' '.join(wrong)}; nbgrader options are --Class.trait=value, "
+                           "e.g. --LateSubmissionPlugin.penalty_method=zero")
+    return KVArgParseConfigLoader(list(options)).load_config()
+
+
+def nbgrader_config(course_dir: Path, reports_dir: Path | None = None, options: list[str] = ()) -> Config:
+    """The nbgrader configuration of `course_dir` (`config_files`, then the command-line `options`) rooted at
+    `course_dir`, its gradebook `database.gradebook_url` (unless a file names one), autograde through the
+    harness (Execute replaced if an old file still has it) and, with `reports_dir`, the batch's reports."""
     _put_python_scripts_on_path()
     course_dir = Path(course_dir).resolve()
-    own = course_dir / "nbgrader_config.py"
-    path = own if own.is_file() else REPO / "nbgrader_config.py"
     url = gradebook_url(course_dir)
     check_gradebook(url)  # a missing driver or dead server: one line, before nbgrader touches anything
-    config = PyFileConfigLoader(path.name, str(path.parent)).load_config()
+    config = Config()
+    for path in config_files(course_dir):
+        config.merge(PyFileConfigLoader(path.name, str(path.parent)).load_config())
+    config.merge(command_line_config(options))
     config.CourseDirectory.root = str(course_dir)
-    if not own.is_file() or "db_url" not in config.CourseDirectory:
+    if "db_url" not in config.CourseDirectory:
         config.CourseDirectory.db_url = url
     from nbgrader.converters import Autograde
 
@@ -71,6 +101,14 @@ def nbgrader_config(course_dir: Path, reports_dir: Path | None = None) -> Config
     if reports_dir is not None:
         config.HarnessScores.reports = str(reports_dir)
     return config
+
+
+def check_before_grading(course_dir: Path, options: list[str] = ()) -> None:
+    """GradingError (one line) if the gradebook cannot be opened or the configuration not loaded: called
+    before `course grade` writes anything (reports, tables, lock files)."""
+    config = nbgrader_config(course_dir, options=options)
+    if config.CourseDirectory.db_url != gradebook_url(course_dir):  # a config file names another gradebook
+        check_gradebook(config.CourseDirectory.db_url)
 
 
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Warning)\b.*:")
@@ -117,10 +155,11 @@ def _has_assignment(api: NbGraderAPI, assignment: str) -> bool:
 
 
 def gradebook_scores(db_url: str, assignment: str, student: str, course_id: str = "tinygpt") -> dict[str, float]:
-    """component id -> score in nbgrader's gradebook for one student's autograded submission."""
+    """component id -> the score autograde recorded in nbgrader's gradebook for one student (a grader's
+    override in Formgrader is kept beside it, in `Grade.manual_score`: see `course.grading.exports`)."""
     with Gradebook(db_url, course_id) as gradebook:
         submission = gradebook.find_submission(assignment, student)
-        return {grade.name.removeprefix(HIDDEN_PREFIX): grade.score
+        return {grade.name.removeprefix(HIDDEN_PREFIX): grade.auto_score
                 for notebook in submission.notebooks for grade in notebook.grades
                 if grade.name.startswith(HIDDEN_PREFIX)}
 
@@ -139,6 +178,7 @@ def _staged(config: Config, folder: Path, student: str, assignment: str, scratch
 
 
 def _disagreement(api: NbGraderAPI, assignment: str, student: str, report: SubmissionReport) -> str | None:
+    """What autograde recorded (not a grader's override) must be the harness's points."""
     recorded = gradebook_scores(api.coursedir.db_url, assignment, student, api.coursedir.course_id)
     expected = {c.id: c.points for c in report.components}
     wrong = [id for id in recorded if abs(recorded[id] - expected.get(id, 0.0)) > 1e-6]
@@ -149,14 +189,17 @@ def _disagreement(api: NbGraderAPI, assignment: str, student: str, report: Submi
     return None
 
 
-def record_in_gradebook(course_dir: Path, assignment: str, students: list[str], reports_dir: Path) -> list[str]:
-    """Autograde (the harness's reports, no code run), generate feedback and export CSV for `students`.
+def record_in_gradebook(course_dir: Path, assignment: str, students: list[str], reports_dir: Path,
+                        options: list[str] = ()) -> list[str]:
+    """Autograde (the harness's reports, no code run) and generate feedback for `students`; late penalties
+    as the configuration says (`options`: nbgrader's command-line options). A grader's overrides and
+    comments stay (nbgrader's autograde keeps `manual_score` and `manual_comment`).
 
     Registers the assignment first when the gradebook lacks it. A student nbgrader cannot record does
     not stop the others: the returned list has one line per such student (empty: all recorded and verified).
     """
     course_dir = Path(course_dir).resolve()
-    config = nbgrader_config(course_dir, reports_dir)
+    config = nbgrader_config(course_dir, reports_dir, options)
     api = NbGraderAPI(config=config)
     db_url = api.coursedir.db_url
     problems = []
@@ -179,6 +222,31 @@ def record_in_gradebook(course_dir: Path, assignment: str, students: list[str], 
                 problem = f"{student}: {error}"
         if problem:
             problems.append(problem)
-    with gradebook_lock(db_url), Gradebook(db_url, api.coursedir.course_id) as gradebook:
-        CsvExportPlugin(to=str(reports_dir / "nbgrader_grades.csv"), assignment=[assignment]).export(gradebook)
     return problems
+
+
+def final_grades_of(course_dir: Path, assignment: str, reports: list[SubmissionReport],
+                    options: list[str] = ()) -> list[FinalGrade]:
+    """`reports`' students as the course's gradebook holds them (`exports.final_grades`)."""
+    coursedir = CourseDirectory(config=nbgrader_config(course_dir, options=options))
+    return final_grades(coursedir.db_url, coursedir.course_id, assignment, reports)
+
+
+def write_from_gradebook(course_dir: Path, assignment: str, reports: list[SubmissionReport], reports_dir: Path,
+                         options: list[str] = ()) -> list[FinalGrade]:
+    """Every table and report of `reports`' students from the gradebook: `grades.csv`, `grades.json`,
+    `canvas.csv`, `moodle.csv`, nbgrader's `nbgrader_grades.csv`, each `<student>.md` with a grader's changes
+    and the late penalty, and nbgrader's HTML feedback again for the students a grader changed."""
+    api = NbGraderAPI(config=nbgrader_config(course_dir, reports_dir, options))
+    db_url, course_id = api.coursedir.db_url, api.coursedir.course_id
+    with gradebook_lock(db_url):  # one consistent view while another section may be writing
+        grades = final_grades(db_url, course_id, assignment, reports)
+        with Gradebook(db_url, course_id) as gradebook:
+            CsvExportPlugin(to=str(reports_dir / "nbgrader_grades.csv"), assignment=[assignment]).export(gradebook)
+    write_exports(grades, reports_dir, assignment)
+    for report, grade in zip(reports, grades, strict=True):
+        (reports_dir / f"{report.student}.md").write_text(annotated_markdown(report, grade))
+        if grade.recorded and (grade.changes or grade.comments):  # Formgrader's changes in nbgrader's feedback too
+            with gradebook_lock(db_url):
+                _run(api.generate_feedback, assignment, report.student, force=True)
+    return grades

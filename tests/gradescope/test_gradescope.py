@@ -145,6 +145,18 @@ def test_the_zip_has_gradescopes_two_scripts_executable_and_what_grading_reads(a
     assert not [name for name in entries if "__pycache__" in name or name.startswith(("source/", "release/"))]
 
 
+def test_setup_installs_the_pinned_lock_shipped_in_the_zip_and_resolves_nothing_else(autograder_zip):
+    with zipfile.ZipFile(autograder_zip) as archive:
+        setup = archive.read("setup.sh").decode()
+        assert archive.read("requirements.lock") == (ROOT / "requirements.lock").read_bytes()
+    installs = [line.split() for line in setup.splitlines() if " pip install " in line]
+    assert installs == [["/autograder/venv/bin/pip", "install", "-r", "/autograder/source/requirements.lock"],
+                        ["/autograder/venv/bin/pip", "install", "--no-deps", "--no-build-isolation", "-e",
+                         "/autograder/source"]]
+    finished = subprocess.run(["bash", "-n"], input=setup, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+
+
 @pytest.mark.parametrize("case", ["reference", "release", "cheat"])
 def test_results_json_follows_gradescopes_format(graded, case):
     jsonschema.validate(graded[case], RESULTS_SCHEMA)
