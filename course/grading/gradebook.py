@@ -164,6 +164,15 @@ def gradebook_scores(db_url: str, assignment: str, student: str, course_id: str 
                 if grade.name.startswith(HIDDEN_PREFIX)}
 
 
+def _late_penalty(api: NbGraderAPI, assignment: str, student: str) -> float:
+    """The late penalty the gradebook holds for the student's submission (0 when there is none)."""
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
+        try:
+            return gradebook.find_submission(assignment, student).late_submission_penalty or 0.0
+        except MissingEntry:
+            return 0.0
+
+
 def _staged(config: Config, folder: Path, student: str, assignment: str, scratch: Path) -> Config:
     """nbgrader grades only `<assignment>/tinygpt.ipynb`: a submission saved under another name (the one
     notebook the harness graded) is shown to nbgrader as a copy under the expected name."""
@@ -209,19 +218,26 @@ def record_in_gradebook(course_dir: Path, assignment: str, students: list[str], 
                   f"from source/{assignment}", file=sys.stderr)
             with tempfile.TemporaryDirectory(prefix="course-register-") as scratch:
                 generate_assignment(course_dir, assignment, Path(scratch))
+    dropped = []  # late penalties recorded before that this configuration no longer gives
     for student in students:
         folder = Path(api.coursedir.format_path(api.coursedir.submitted_directory, student, assignment))
         report = SubmissionReport.from_json((reports_dir / f"{student}.json").read_text())
         with tempfile.TemporaryDirectory(prefix="course-stage-") as scratch, gradebook_lock(db_url):
             staged = NbGraderAPI(config=_staged(config, folder, student, assignment, Path(scratch)))
             try:
+                before = _late_penalty(api, assignment, student)
                 _run(staged.autograde, assignment, student, force=True)
+                dropped += [f"{student} ({before:g})"] if before and not _late_penalty(api, assignment, student) else []
                 _run(api.generate_feedback, assignment, student, force=True)
                 problem = _disagreement(api, assignment, student, report)
             except GradingError as error:
                 problem = f"{student}: {error}"
         if problem:
             problems.append(problem)
+    if dropped:
+        print(f"late penalties recorded before are now 0 for {', '.join(dropped)}: the nbgrader configuration "
+              "course grade read gives none (set LateSubmissionPlugin.penalty_method in nbgrader_config.py, "
+              "or pass --LateSubmissionPlugin.penalty_method=... to course grade)", file=sys.stderr)
     return problems
 
 

@@ -83,7 +83,7 @@ def test_bad_notebooks_score_zero_for_that_student_and_nothing_graded_is_lost(bu
 
     first_report = (reports / "bob.json").read_bytes()
     assert main(["--course-dir", str(built_course), "grade"]) == 0
-    assert "bob: already graded" in capsys.readouterr().err
+    assert "2 already graded (alice, bob): kept the reports" in capsys.readouterr().err
     assert (reports / "bob.json").read_bytes() == first_report
 
     assert main(["--course-dir", str(built_course), "grade", "--force"]) == 0

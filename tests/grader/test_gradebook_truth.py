@@ -153,6 +153,14 @@ def test_a_late_penalty_from_any_config_level_is_applied_and_shown(course, level
         course / "reports" / "tinygpt" / "dave.md").read_text()
 
 
+def test_a_penalty_the_configuration_no_longer_gives_is_said_when_it_goes(course, capsys):
+    _late(course, "dave")
+    assert _record(course, ["--LateSubmissionPlugin.penalty_method=zero"])["dave"]["late_penalty"] == 14
+    capsys.readouterr()
+    assert _record(course)["dave"]["late_penalty"] == 0  # as nbgrader autograde would: the config has none
+    assert "late penalties recorded before are now 0 for dave (14)" in capsys.readouterr().err
+
+
 def test_nbgrader_options_that_are_not_class_traits_are_refused_in_one_line(course):
     with pytest.raises(GradingError, match=r"^unrecognized arguments: --late; nbgrader options are --Class.trait"):
         _record(course, ["--late"])

@@ -138,3 +138,22 @@ def test_errors_are_one_line_and_never_show_the_password(postgres, tmp_path):
     assert "\n" not in str(e.value) and PASSWORD not in str(e.value)
     with pytest.raises(GradingError, match="driver 'psycopg2' is not installed: pip install -e '.\\[postgres\\]'"):
         check_gradebook(postgres.replace("postgresql://", "postgresql+psycopg2://"))
+
+
+def test_grade_finds_a_database_problem_before_it_writes_anything(postgres, tmp_path):
+    """A wrong password, a server that does not answer, a missing driver: `course grade --force` stops in one line
+    and every report, table and lock file is as it was (nothing graded, nothing replaced)."""
+    root = make_course(tmp_path / "course", {"kept": GOOD_CODE})  # built on its own SQLite gradebook
+    reports = root / "reports" / "tinygpt"
+    reports.mkdir(parents=True)
+    for name in ("kept.json", "kept.md", "grades.csv"):
+        (reports / name).write_text(f"earlier {name}")
+    before = {path: path.read_bytes() for path in root.rglob("*") if path.is_file()}
+    wrong = {"wrong password": postgres.replace(PASSWORD, "wrong-Pw-99"),
+             "server down": postgres.rsplit(":", 1)[0] + ":1/gradebook",
+             "no driver": postgres.replace("postgresql://", "postgresql+psycopg2://")}
+    for case, url in wrong.items():
+        graded = run(sys.executable, "-m", "course.cli", "--course-dir", root, "grade", "--force", env_url=url)
+        assert graded.returncode == 2 and graded.stderr.count("\n") == 1, (case, graded.stderr)
+        assert graded.stderr.startswith("course grade: error: ") and "Pw" not in graded.stderr, (case, graded.stderr)
+        assert {path: path.read_bytes() for path in root.rglob("*") if path.is_file()} == before, case
