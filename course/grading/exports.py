@@ -134,8 +134,8 @@ def annotated_markdown(report: SubmissionReport, grade: FinalGrade) -> str:
     markdown = report.to_markdown()
     if not grade.adjusted:
         return markdown
-    lines = [f"**Grade: {grade.total:g} / {grade.max_total:g}** (the autograder's {grade.autograder_total:g}, "
-             "changed in the gradebook as below)", ""]
+    lines = [f"**Grade: {grade.total:g} / {grade.max_total:g}**: the autograder's total below "
+             f"({grade.autograder_total:g}), changed in the gradebook:", ""]
     for change in grade.changes:
         component = BY_ID.get(change.cell.removeprefix(HIDDEN_PREFIX))
         name = component.title if component else change.cell

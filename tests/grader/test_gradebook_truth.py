@@ -101,7 +101,8 @@ def test_an_override_and_a_comment_survive_grade_with_and_without_force_and_show
     assert rows(course, "moodle.csv")["carol"] == {"Username": "carol", "Email address": "carol@uni.example",
                                                    "ID number": "4711", "tinygpt": "12"}
     markdown = (course / "reports" / "tinygpt" / "carol.md").read_text()
-    assert "**Grade: 12 / 14**" in markdown and "a grader changed the points from 0 to 4" in markdown
+    assert "**Grade: 12 / 14**: the autograder's total below (8)" in markdown
+    assert "- causal_mask: a grader changed the points from 0 to 4" in markdown
     assert "Off by one row; 4 points for the idea." in markdown and "expected the 4x4 lower triangle" in markdown
     feedback = html.unescape((course / "feedback" / "carol" / "tinygpt" / "tinygpt.html").read_text())
     assert "Off by one row; 4 points for the idea." in feedback
