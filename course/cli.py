@@ -130,7 +130,7 @@ def _require_submissions(course_dir: Path, assignment: str, students: list[str] 
 
 def _grade_and_show(args: argparse.Namespace, force: bool, students: list[str] | None = None,
                     grader: Grader | None = None) -> None:
-    options = getattr(args, "nbgrader_options", [])
+    options = args.nbgrader_options
     reports = grade_course(args.course_dir, args.assignment, force=force, jobs=args.jobs, students=students,
                            grader=grader, nbgrader_options=options)
     print(format_table(reports))
