@@ -58,7 +58,7 @@ def _wheel_files(members) -> dict[str, bytes]:
 
 
 # A file or folder named in the contract's code spans: `tinytorch/allocator.py`, `tests/hidden/`, `API.md`.
-FILE_REFERENCE = re.compile(r"`([\w.-]+/[\w./-]*|[\w-]+\.(?:py|md|ipynb|txt|whl|zip|toml|lock|json|csv))`")
+FILE_REFERENCE = re.compile(r"`([A-Za-z_.][\w.-]*/[\w./-]*|[\w-]+\.(?:py|md|ipynb|txt|whl|zip|toml|lock|json|csv))`")
 
 
 def missing_files(text: str, shipped: set[str]) -> list[str]:
@@ -124,16 +124,19 @@ def test_the_contract_ships_verbatim_next_to_the_notebook_that_points_to_it(memb
     assert "`API.md`" in intro and "next to this notebook" in intro, "the notebook should point students to API.md"
 
 
-def test_the_contract_names_no_file_the_handout_lacks(members):
-    """Students get API.md as it is: every file it names is in the hand-out or in the wheel."""
+def test_the_contract_and_the_notebook_name_no_file_the_handout_lacks(members):
+    """Students get API.md and the notebook as they are: every file they name is in the hand-out or the wheel."""
     shipped = {name.removeprefix("handout/") for name in members if "!" not in name} | set(_wheel_files(members))
+    notebook = nbformat.reads(members["handout/tinygpt/tinygpt.ipynb"].decode(), as_version=4)
     assert missing_files(members["handout/tinygpt/API.md"].decode(), shipped) == []
+    assert missing_files("\n".join(cell.source for cell in notebook.cells), shipped) == []
 
 
 def test_a_contract_naming_instructor_files_is_caught():
-    text = "The reference (`solutions/tinygpt.py`), `tests/hidden/`, `tinytorch/allocator.py`, `API.md`, `x / y`."
-    assert missing_files(text, {"tinygpt/API.md", "tinytorch/allocator.py"}) == ["solutions/tinygpt.py",
-                                                                                 "tests/hidden/"]
+    text = ("The reference (`solutions/tinygpt.py`), `tests/hidden/`, `tinytorch/allocator.py`, `API.md`, `1/V`, "
+            "`x / y`, `nbgrader_config.py`.")
+    assert missing_files(text, {"tinygpt/API.md", "tinytorch/allocator.py"}) == [
+        "solutions/tinygpt.py", "tests/hidden/", "nbgrader_config.py"]
 
 
 def test_the_wheel_defines_no_op_that_implements_a_graded_component(members):
