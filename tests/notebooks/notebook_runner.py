@@ -23,8 +23,7 @@ def execute(notebook: Path, workdir: Path, timeout: int = 600, probes: tuple[str
 
     The kernel inherits this environment: the repository importable (tinytorch, course), plots off screen,
     a 200-step training run (`TINYGPT_TRAIN_STEPS`) and not autograding (the hidden cells are comments: the
-    grader fills them, nothing runs them). It is started as check.py starts it; the notebook itself sets
-    its BLAS threads.
+    grader fills them, nothing runs them). It is started as check.py starts it.
     """
     copy = workdir / notebook.name
     shutil.copy(notebook, copy)
@@ -35,6 +34,7 @@ def execute(notebook: Path, workdir: Path, timeout: int = 600, probes: tuple[str
         env.setenv("MPLBACKEND", "Agg")
         env.setenv("TINYGPT_TRAIN_STEPS", "200")  # the training cell's short run (the default takes a minute)
         env.delenv("NBGRADER_EXECUTION", raising=False)
+        env.delenv("OPENBLAS_NUM_THREADS", raising=False)  # the notebook sets its BLAS threads itself
         NotebookClient(executed, kernel_name="python3", timeout=timeout, allow_errors=True, config=kernel_config(),
                        resources={"metadata": {"path": str(workdir)}}).execute()
     return executed
