@@ -44,3 +44,16 @@ COMPONENTS: tuple[Component, ...] = (
 BY_ID: dict[str, Component] = {c.id: c for c in COMPONENTS}
 TOTAL_POINTS = sum(c.points for c in COMPONENTS)
 assert TOTAL_POINTS == 100, TOTAL_POINTS
+
+
+def _spelling(name: str) -> str:
+    return name.replace("_", "").lower()  # LayerNorm, layer_norm, _layer_norm -> layernorm
+
+
+_GRADED_SPELLINGS = frozenset(_spelling(name) for c in COMPONENTS for name in c.names)
+
+
+def implements_a_component(name: str) -> bool:
+    """Whether `name` is, in any spelling, a name a component's student code defines (`LayerNorm`, and so
+    `layer_norm` too). The students' tinytorch defines no such name: a graded component is their own work."""
+    return _spelling(name) in _GRADED_SPELLINGS

@@ -5,7 +5,8 @@ a wheel of the `tinytorch` framework, the pinned student environment (`requireme
 part of the course's own lock, as `requirements.txt`), `check.py` (`course/handout_check.py`: runs the
 visible checks headless) and `INSTALL.md`, and nothing else. The wheel is built from a throwaway project
 that holds a copy of `tinytorch/` only, so no instructor code (`course/`, `solutions/`, `tests/`,
-`source/`) can slip into it.
+`source/`) can slip into it; tinytorch itself has no op that implements a graded component (no fused
+attention or layer norm: students build those; `course train` keeps its fused ops in `course/`).
 """
 
 from __future__ import annotations

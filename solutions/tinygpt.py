@@ -15,6 +15,13 @@ from tinytorch.data import random_windows
 from tinytorch.training import progress as progress_bar
 
 
+def use_blas_threads(threads: int) -> None:
+    """Let NumPy's matrix products use `threads` threads (threadpoolctl changes it after NumPy is loaded)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
+
+
 class CharTokenizer:
     """Maps each character to an integer id and back; the vocabulary is the sorted set of characters."""
 

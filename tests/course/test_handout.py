@@ -4,6 +4,7 @@ no hidden test, no instructor package."""
 
 import ast
 import io
+import re
 import subprocess
 import sys
 import venv
@@ -17,6 +18,7 @@ import tqdm
 from packaging.requirements import Requirement
 
 from course.build import CourseError
+from course.components import implements_a_component
 from course.handout import WHEEL_DEPENDENCIES, build_handout
 from course.lock import STUDENT_LOCK
 
@@ -47,6 +49,41 @@ def _wheel_name(members) -> str:
     wheels = [name for name in members if name.endswith(".whl")]
     assert len(wheels) == 1, f"expected one wheel in the handout, found {wheels}"
     return wheels[0]
+
+
+def _wheel_files(members) -> dict[str, bytes]:
+    """The wheel's files by their path inside it (`tinytorch/functional.py`, ...)."""
+    wheel = _wheel_name(members)
+    return {name.split("!", 1)[1]: data for name, data in members.items() if name.startswith(f"{wheel}!")}
+
+
+# A file or folder named in the contract's code spans: `tinytorch/allocator.py`, `tests/hidden/`, `API.md`.
+FILE_REFERENCE = re.compile(r"`([A-Za-z_.][\w.-]*/[\w./-]*|[\w-]+\.(?:py|md|ipynb|txt|whl|zip|toml|lock|json|csv))`")
+
+
+def missing_files(text: str, shipped: set[str]) -> list[str]:
+    """The files and folders `text` names that no path in `shipped` holds (as a whole, a tail or a folder)."""
+    held = set()
+    for path in shipped:
+        parts = path.split("/")
+        held |= {"/".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)}
+    return [name for name in FILE_REFERENCE.findall(text) if name.rstrip("/") not in held]
+
+
+def component_ops(source: str) -> list[str]:
+    """Names that `source` defines, binds or imports and that implement a graded component, as 'line name'."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names = [node.name]
+        elif isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names = [node.id if isinstance(node, ast.Name) else node.attr]
+        elif isinstance(node, ast.alias):
+            names = [node.asname or node.name.split(".")[-1]]
+        else:
+            continue
+        found += [(node.lineno, name) for name in names if implements_a_component(name)]
+    return [f"line {line} {name}" for line, name in sorted(found)]
 
 
 def _solution_only_lines() -> set[str]:
@@ -87,6 +124,37 @@ def test_the_contract_ships_verbatim_next_to_the_notebook_that_points_to_it(memb
     assert "`API.md`" in intro and "next to this notebook" in intro, "the notebook should point students to API.md"
 
 
+def test_the_contract_and_the_notebook_name_no_file_the_handout_lacks(members):
+    """Students get API.md and the notebook as they are: every file they name is in the hand-out or the wheel."""
+    shipped = {name.removeprefix("handout/") for name in members if "!" not in name} | set(_wheel_files(members))
+    notebook = nbformat.reads(members["handout/tinygpt/tinygpt.ipynb"].decode(), as_version=4)
+    assert missing_files(members["handout/tinygpt/API.md"].decode(), shipped) == []
+    assert missing_files("\n".join(cell.source for cell in notebook.cells), shipped) == []
+
+
+def test_a_contract_naming_instructor_files_is_caught():
+    text = ("The reference (`solutions/tinygpt.py`), `tests/hidden/`, `tinytorch/allocator.py`, `API.md`, `1/V`, "
+            "`x / y`, `nbgrader_config.py`.")
+    assert missing_files(text, {"tinygpt/API.md", "tinytorch/allocator.py"}) == [
+        "solutions/tinygpt.py", "tests/hidden/", "nbgrader_config.py"]
+
+
+def test_the_wheel_defines_no_op_that_implements_a_graded_component(members):
+    """A graded component is the student's own work: no fused attention or layer norm in the students' tinytorch
+    (nor anything else named like a component's code: `LayerNorm`, `layer_norm`, `ScaledDotProductAttention`)."""
+    found = {name: component_ops(data.decode()) for name, data in _wheel_files(members).items()
+             if name.endswith(".py")}
+    assert {name: ops for name, ops in found.items() if ops} == {}
+
+
+def test_an_op_named_like_a_component_is_caught():
+    source = ("import numpy as np\nfrom .ops import sdpa as scaled_dot_product_attention\n"
+              "class LayerNorm(Function):\n    pass\n\n\ndef _layer_norm(x):\n    return x\n\n\n"
+              "Tensor.multi_head_attention = None\ndef linear(x):\n    return x\n")
+    assert component_ops(source) == ["line 2 scaled_dot_product_attention", "line 3 LayerNorm",
+                                     "line 7 _layer_norm", "line 11 multi_head_attention"]
+
+
 def test_requirements_are_the_student_lock_and_check_is_the_course_checker(members):
     assert members["handout/requirements.txt"] == STUDENT_LOCK.read_bytes()
     assert members["handout/check.py"] == (ROOT / "course" / "handout_check.py").read_bytes()
@@ -109,8 +177,7 @@ def test_wheel_declares_its_runtime_dependencies(members):
 
 
 def test_wheel_holds_exactly_the_tinytorch_package(members):
-    wheel = _wheel_name(members)
-    packaged = {name.split("!", 1)[1]: data for name, data in members.items() if name.startswith(f"{wheel}!")}
+    packaged = _wheel_files(members)
     code = {name: data for name, data in packaged.items() if ".dist-info/" not in name}
     repository = {p.relative_to(ROOT).as_posix(): p.read_bytes() for p in (ROOT / "tinytorch").rglob("*.py")}
     assert code == repository

@@ -10,6 +10,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from course.handout_check import kernel_config
+
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "source" / "tinygpt" / "tinygpt.ipynb"
 RELEASE = REPO / "release" / "tinygpt" / "tinygpt.ipynb"
@@ -21,7 +23,7 @@ def execute(notebook: Path, workdir: Path, timeout: int = 600, probes: tuple[str
 
     The kernel inherits this environment: the repository importable (tinytorch, course), plots off screen,
     a 200-step training run (`TINYGPT_TRAIN_STEPS`) and not autograding (the hidden cells are comments: the
-    grader fills them, nothing runs them).
+    grader fills them, nothing runs them). It is started as check.py starts it.
     """
     copy = workdir / notebook.name
     shutil.copy(notebook, copy)
@@ -30,10 +32,10 @@ def execute(notebook: Path, workdir: Path, timeout: int = 600, probes: tuple[str
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
         env.setenv("MPLBACKEND", "Agg")
-        env.setenv("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per kernel: no oversubscription on a busy machine
         env.setenv("TINYGPT_TRAIN_STEPS", "200")  # the training cell's short run (the default takes a minute)
         env.delenv("NBGRADER_EXECUTION", raising=False)
-        NotebookClient(executed, kernel_name="python3", timeout=timeout, allow_errors=True,
+        env.delenv("OPENBLAS_NUM_THREADS", raising=False)  # the notebook sets its BLAS threads itself
+        NotebookClient(executed, kernel_name="python3", timeout=timeout, allow_errors=True, config=kernel_config(),
                        resources={"metadata": {"path": str(workdir)}}).execute()
     return executed
 

@@ -14,9 +14,16 @@ REUSE_PROBE = ('import json\n'
                'print("REUSE " + json.dumps({"cnn": sorted(cnn_usage.labels()), "gpt": sorted(gpt_usage.labels())}))')
 
 
+# The thread count of NumPy's own BLAS (numpy.libs/, in pip's wheels), as the kernel has it after the notebook
+# ran. (scikit-learn's digits load SciPy's BLAS too, which the notebook's training never calls.)
+BLAS_PROBE = ('import json, threadpoolctl\n'
+              'print("BLAS " + json.dumps([pool["num_threads"] for pool in threadpoolctl.threadpool_info()\n'
+              '                            if pool["user_api"] == "blas" and "numpy" in pool["filepath"]]))')
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> nbformat.NotebookNode:
-    return execute(SOURCE, tmp_path_factory.mktemp("source"), probes=(REUSE_PROBE,))
+    return execute(SOURCE, tmp_path_factory.mktemp("source"), probes=(BLAS_PROBE, REUSE_PROBE))
 
 
 def test_no_cell_raises(executed: nbformat.NotebookNode) -> None:
@@ -42,6 +49,15 @@ def test_default_training_beats_the_unigram_baseline(executed: nbformat.Notebook
     words = held_out[0].replace("(", " ").replace(",", " ").split()  # held-out loss L unigram U uniform W
     loss, unigram = float(words[2]), float(words[4])
     assert loss < unigram, f"after the default training the held-out loss {loss} should be below the unigram {unigram}"
+
+
+def test_the_notebook_runs_numpy_on_one_blas_thread(executed: nbformat.NotebookNode) -> None:
+    """The setup cell limits BLAS to one thread (the kernel's environment sets nothing): small matrices, and a
+    busy machine made two threads several times slower."""
+    probe = [line for line in stdout(executed.cells[-2]).splitlines() if line.startswith("BLAS ")]
+    assert len(probe) == 1, f"the probe could not read the BLAS thread pools: {executed.cells[-2].outputs}"
+    threads = json.loads(probe[0].removeprefix("BLAS "))
+    assert threads == [1], f"NumPy's BLAS should have one thread, has {threads}"
 
 
 def test_committed_without_outputs() -> None:
