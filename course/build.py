@@ -69,6 +69,15 @@ def build(course_dir: Path = REPO, assignment: str = ASSIGNMENT) -> tuple[Path, 
     return generate_release(course_dir, assignment), export_reference(course_dir, assignment)
 
 
+def scratch_course(course_dir: Path, target: Path, assignment: str = ASSIGNMENT) -> Path:
+    """`target` made afresh as a course folder holding only the assignment's source/ and release/ (no
+    submissions, no gradebook): somewhere to grade samples without touching the real course."""
+    shutil.rmtree(target, ignore_errors=True)
+    for step in ("source", "release"):
+        shutil.copytree(Path(course_dir) / step / assignment, target / step / assignment)
+    return target
+
+
 def _files(root: Path) -> set[Path]:
     return {p.relative_to(root) for p in root.rglob("*") if p.is_file()} if root.is_dir() else set()
 
