@@ -57,7 +57,10 @@ def nbgrader_config(course_dir: Path, reports_dir: Path | None = None) -> Config
     path = own if own.is_file() else REPO / "nbgrader_config.py"
     url = gradebook_url(course_dir)
     check_gradebook(url)  # a missing driver or dead server: one line, before nbgrader touches anything
-    config = PyFileConfigLoader(path.name, str(path.parent)).load_config()
+    try:  # nbgrader would log a broken file and go on with its defaults: stop here instead, in one line
+        config = PyFileConfigLoader(path.name, str(path.parent)).load_config()
+    except Exception as error:  # noqa: BLE001 (any error of the instructor's file)
+        raise GradingError(f"{path}: {type(error).__name__}: {error}") from None
     config.CourseDirectory.root = str(course_dir)
     if not own.is_file() or "db_url" not in config.CourseDirectory:
         config.CourseDirectory.db_url = url

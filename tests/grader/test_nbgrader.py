@@ -24,7 +24,7 @@ from course.build import generate_release
 from course.grading.batch import grade_course
 from course.grading.gradebook import gradebook_scores, nbgrader_failure
 from course.grading.locks import course_lock
-from course.grading.nbgrader_hooks import grade_outputs
+from course.grading.nbgrader_hooks import HIDDEN_GUARD, grade_outputs
 from course.grading.report import ComponentResult, SubmissionReport
 from course.grading.structure import match_release
 from tests.grader.helpers import GOOD_CODE, SUITES
@@ -44,8 +44,8 @@ def mini_source() -> nbformat.NotebookNode:
     new = nbformat.v4.new_code_cell
     cells = [nbgrader_cell(new(f"### BEGIN SOLUTION\n{GOOD_CODE}\n### END SOLUTION"), "code", False, True, False),
              nbgrader_cell(new("assert causal_mask(2).shape == (2, 2)"), "code_checks", True, False, True, 0),
-             nbgrader_cell(new("# Hidden tests (6 points)"), "hidden_causal_mask", True, False, True, 6),
-             nbgrader_cell(new("# Hidden tests (8 points)"), "hidden_tokenizer", True, False, True, 8)]
+             nbgrader_cell(new(f"# Hidden (6 points)\n{HIDDEN_GUARD}"), "hidden_causal_mask", True, False, True, 6),
+             nbgrader_cell(new(f"# Hidden (8 points)\n{HIDDEN_GUARD}"), "hidden_tokenizer", True, False, True, 8)]
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return notebook
