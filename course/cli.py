@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -164,8 +165,10 @@ def run_demo(args: argparse.Namespace) -> int:
         "demo-untouched": nbformat.read(release, as_version=4),
         "demo-partial": fill_release(release, source, grade_ids=solution_ids_before(source, DEMO_PARTIAL_LAST)),
     }
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")  # nbgrader's format; its feedback needs one
     for student, notebook in samples.items():
-        write_submission(notebook, demo.course_dir / "submitted", student, args.assignment)
+        path = write_submission(notebook, demo.course_dir / "submitted", student, args.assignment)
+        (path.parent / "timestamp.txt").write_text(stamp)
     print(f"grading {', '.join(samples)} in the scratch course {demo.course_dir} (its own gradebook.db; "
           f"{args.course_dir}'s submissions and gradebook are left alone)...")
     with _own_gradebook():
