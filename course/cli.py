@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -165,10 +166,12 @@ def run_demo(args: argparse.Namespace) -> int:
         "demo-untouched": nbformat.read(release, as_version=4),
         "demo-partial": fill_release(release, source, grade_ids=solution_ids_before(source, DEMO_PARTIAL_LAST)),
     }
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")  # nbgrader's format; its feedback needs one
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")  # nbgrader's format
     for student, notebook in samples.items():
-        path = write_submission(notebook, demo.course_dir / "submitted", student, args.assignment)
-        (path.parent / "timestamp.txt").write_text(stamp)
+        folder = write_submission(notebook, demo.course_dir / "submitted", student, args.assignment).parent
+        # what nbgrader's submit writes beside the notebook, and release_feedback reads
+        (folder / "timestamp.txt").write_text(stamp)
+        (folder / "submission_secret.txt").write_text(secrets.token_hex(16))
     print(f"grading {', '.join(samples)} in the scratch course {demo.course_dir} (its own gradebook.db; "
           f"{args.course_dir}'s submissions and gradebook are left alone)...")
     with _own_gradebook():
