@@ -3,7 +3,13 @@
 The course directory is this folder. The gradebook is `gradebook.db` here unless the environment
 variable NBGRADER_DB_URL names another database (postgresql://USER:PASSWORD@HOST:PORT/DATABASE needs
 the `postgres` extra). `nbgrader autograde` and Formgrader's Autograde button grade with the sandboxed
-harness (course.grading.nbgrader_hooks): nbgrader starts no kernel and runs no student code.
+harness (course.grading.nbgrader_hooks): nbgrader starts no kernel and runs no student code. Other
+assignments of this folder are graded by nbgrader as usual.
+
+Fail closed: if the course package cannot be imported here or its table (course/components.py) is
+inconsistent, every nbgrader command and Formgrader stop with one line instead of grading with nbgrader's
+defaults. If this file itself fails (traitlets then only logs the error and goes on with the defaults), the
+hidden grade cells raise under nbgrader's own Execute, so nothing scores a point (nbgrader_hooks.HIDDEN_GUARD).
 """
 
 import atexit
@@ -11,12 +17,20 @@ import os
 import sys
 from pathlib import Path
 
-from course.grading.database import URL_VARIABLE, check_gradebook
-from course.grading.report import GradingError
+from nbgrader.converters import GenerateAssignment
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config when it loads this file)
 
 HERE = Path(__file__).resolve().parent
+
+try:  # importing the hooks imports course/components.py, which checks its table
+    from course.grading import exchange, nbgrader_hooks  # noqa: F401 (named below as strings)
+    from course.grading.database import URL_VARIABLE, check_gradebook
+    from course.grading.report import GradingError
+except Exception as error:  # noqa: BLE001 (whatever it is, there is no harness to grade with)
+    sys.exit(f"nbgrader_config.py: the course's grader cannot be loaded ({type(error).__name__}: {error}); "
+             "nbgrader stops instead of grading without it: install the course (pip install -e <course folder>) "
+             "in the environment that runs nbgrader, or fix course/components.py")
 
 # nbgrader runs `alembic` from PATH: make it the one beside this Python (a venv used without activation).
 if str(Path(sys.executable).parent) not in os.environ.get("PATH", "").split(os.pathsep):
@@ -59,7 +73,7 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    "course.grading.nbgrader_hooks.HarnessScores",
+    "course.grading.nbgrader_hooks.HarnessScores",  # nbgrader's Execute for assignments the harness does not grade
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -67,3 +81,11 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+
+# generate_assignment also exports solutions/ from the notebook it releases (never stale after nbgrader's own build).
+_NBGRADER_STEPS = GenerateAssignment.class_traits()["preprocessors"].default()
+c.GenerateAssignment.preprocessors = ["course.grading.nbgrader_hooks.ExportSolutions", *_NBGRADER_STEPS]
+
+# The exchange: a notebook saved under another name is graded as tinygpt.ipynb and gets its feedback back.
+c.ExchangeFactory.collect = "course.grading.exchange.CollectSubmissions"
+c.ExchangeFactory.release_feedback = "course.grading.exchange.ReleaseFeedback"

@@ -69,6 +69,18 @@ def build(course_dir: Path = REPO, assignment: str = ASSIGNMENT) -> tuple[Path, 
     return generate_release(course_dir, assignment), export_reference(course_dir, assignment)
 
 
+def scratch_course(course_dir: Path, target: Path, assignment: str = ASSIGNMENT) -> Path:
+    """`target` made afresh as a course folder holding only the assignment's source/ and release/ and the
+    course's nbgrader_config.py (no submissions, no gradebook): somewhere to grade samples without touching
+    the real course, where plain nbgrader commands work too."""
+    shutil.rmtree(target, ignore_errors=True)
+    for step in ("source", "release"):
+        shutil.copytree(Path(course_dir) / step / assignment, target / step / assignment)
+    config = Path(course_dir) / "nbgrader_config.py"
+    shutil.copy(config if config.is_file() else REPO / config.name, target / config.name)
+    return target
+
+
 def _files(root: Path) -> set[Path]:
     return {p.relative_to(root) for p in root.rglob("*") if p.is_file()} if root.is_dir() else set()
 

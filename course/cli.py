@@ -8,21 +8,26 @@ assignment, a broken notebook) ends with one line on stderr and exit code 2, nev
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import secrets
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
 from tqdm import tqdm
 
-from course.build import REPO, CourseError, build, out_of_sync, require_assignment
+from course.build import REPO, CourseError, build, out_of_sync, require_assignment, scratch_course
 from course.components import ASSIGNMENT, BY_ID, NOTEBOOK
 from course.grading.batch import Grader, grade_course
 from course.grading.exports import changes_line
 from course.grading.gradebook import final_grades_of
+from course.grading.database import URL_VARIABLE
 from course.grading.harness import grade_notebook
 from course.grading.report import GradingError, format_table
 from course.handout import build_handout
@@ -35,6 +40,7 @@ USER_ERRORS = (CourseError, GradingError, MutantError, NotebookError)
 
 # The demo's partial submission solves the parts up to and including this component, and no others.
 DEMO_PARTIAL_LAST = "multi_head_attention"
+DEMO_DIR = "demo"  # the demo's scratch course folder, inside the course folder (git-ignored; rebuilt by each demo)
 
 
 def _notebooks(course_dir: Path, assignment: str) -> tuple[Path, Path]:
@@ -163,18 +169,36 @@ def run_grade(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     run_build(args)
-    source, release = _notebooks(args.course_dir, args.assignment)
+    demo = argparse.Namespace(**{**vars(args), "course_dir": scratch_course(args.course_dir, args.course_dir / DEMO_DIR,
+                                                                            args.assignment)})
+    source, release = _notebooks(demo.course_dir, args.assignment)
     samples = {
         "demo-reference": fill_release(release, source),
         "demo-untouched": nbformat.read(release, as_version=4),
         "demo-partial": fill_release(release, source, grade_ids=solution_ids_before(source, DEMO_PARTIAL_LAST)),
     }
-    submitted = args.course_dir / "submitted"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")  # nbgrader's format
     for student, notebook in samples.items():
-        write_submission(notebook, submitted, student, args.assignment)
-    print(f"grading {', '.join(samples)} (other students in {submitted} are left alone)...")
-    _grade_and_show(args, force=True, students=list(samples))
+        folder = write_submission(notebook, demo.course_dir / "submitted", student, args.assignment).parent
+        # what nbgrader's submit writes beside the notebook, and release_feedback reads
+        (folder / "timestamp.txt").write_text(stamp)
+        (folder / "submission_secret.txt").write_text(secrets.token_hex(16))
+    print(f"grading {', '.join(samples)} in the scratch course {demo.course_dir} (its own gradebook.db; "
+          f"{args.course_dir}'s submissions and gradebook are left alone)...")
+    with _own_gradebook():
+        _grade_and_show(demo, force=True)
     return 0
+
+
+@contextmanager
+def _own_gradebook() -> Iterator[None]:
+    """Within: NBGRADER_DB_URL unset, so that a course folder's gradebook is its own gradebook.db."""
+    url = os.environ.pop(URL_VARIABLE, None)
+    try:
+        yield
+    finally:
+        if url is not None:
+            os.environ[URL_VARIABLE] = url
 
 
 def run_handout(args: argparse.Namespace) -> int:

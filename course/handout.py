@@ -125,7 +125,8 @@ def build_handout(course_dir: Path = REPO, assignment: str = ASSIGNMENT, dist: P
     handout = dist / "handout"
     shutil.rmtree(handout, ignore_errors=True)
     (dist / "handout.zip").unlink(missing_ok=True)
-    shutil.copytree(release, handout / assignment, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    # check.py goes to the hand-out's root (the release carries a copy for nbgrader's exchange)
+    shutil.copytree(release, handout / assignment, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "check.py"))
     shutil.copyfile(CONTRACT, handout / assignment / CONTRACT.name)
     shutil.copyfile(STUDENT_LOCK, handout / "requirements.txt")
     shutil.copyfile(CHECK, handout / "check.py")

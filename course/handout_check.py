@@ -25,7 +25,10 @@ from traitlets.config import Config
 HEADING = re.compile(r"^##\s+(.+)$", flags=re.MULTILINE)  # a part starts at a level-2 heading
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 RAISED_IN = re.compile(r"Cell In\[\d+\], line \d+, in ([\w.]+)")  # IPython's traceback frame of a notebook cell
-DEFAULT_NOTEBOOK = Path(__file__).resolve().parent / "tinygpt" / "tinygpt.ipynb"
+HERE = Path(__file__).resolve().parent
+# Beside the notebook (the assignment folder nbgrader's exchange hands out), or in the hand-out's root.
+DEFAULT_NOTEBOOK = next((p for p in (HERE / "tinygpt.ipynb", HERE / "tinygpt" / "tinygpt.ipynb") if p.is_file()),
+                        HERE / "tinygpt" / "tinygpt.ipynb")
 
 
 def parts(notebook: nbformat.NotebookNode) -> list[tuple[str, list[nbformat.NotebookNode]]]:
@@ -79,7 +82,7 @@ UNCOUNTED = re.compile(r"optional|ungraded", re.IGNORECASE)  # sections students
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the notebook's visible checks and print each part's status.")
     parser.add_argument("notebook", nargs="?", type=Path, default=DEFAULT_NOTEBOOK,
-                        help="the notebook to check (default: tinygpt/tinygpt.ipynb next to check.py)")
+                        help="the notebook to check (default: tinygpt.ipynb or tinygpt/tinygpt.ipynb next to check.py)")
     args = parser.parse_args(argv)
     if not args.notebook.is_file():
         print(f"check: no notebook at {args.notebook}; expected the path of your tinygpt.ipynb", file=sys.stderr)

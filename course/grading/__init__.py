@@ -7,5 +7,6 @@
 - `batch`: a whole course: harness, saved reports, grade tables, then `gradebook` (one grader per folder: `locks`).
 - `nbgrader_hooks`: nbgrader's autograde made the harness (nbgrader_config.py plugs it in); `structure`: a
   submission's nbgrader cells made the release's; `gradebook`, `database`: the same scores in nbgrader's
-  gradebook, feedback and export, wherever the gradebook lives.
+  gradebook, feedback and export, wherever the gradebook lives; `exchange`: nbgrader's collect and
+  release_feedback for a notebook saved under another name.
 """

@@ -86,7 +86,10 @@ def nbgrader_config(course_dir: Path, reports_dir: Path | None = None, options: 
     check_gradebook(url)  # a missing driver or dead server: one line, before nbgrader touches anything
     config = Config()
     for path in config_files(course_dir):
-        config.merge(PyFileConfigLoader(path.name, str(path.parent)).load_config())
+        try:  # nbgrader would log a broken file and go on with its defaults: stop here instead, in one line
+            config.merge(PyFileConfigLoader(path.name, str(path.parent)).load_config())
+        except Exception as error:  # noqa: BLE001 (any error of the instructor's file)
+            raise GradingError(f"{path}: {type(error).__name__}: {error}") from None
     config.merge(command_line_config(options))
     config.CourseDirectory.root = str(course_dir)
     if "db_url" not in config.CourseDirectory:

@@ -11,7 +11,14 @@ of its Execute step, so nbgrader never starts a kernel and no student code runs 
 
 nbgrader scores a grade cell from its outputs (nbgrader.utils.determine_grade): an error gives 0, an
 execute_result that reads as a number gives that many points, and anything else, even no output at all,
-gives FULL points. So every hidden grade cell gets an execute_result or an error, never nothing.
+gives FULL points. So every hidden grade cell gets an execute_result or an error, never nothing; and its
+source (`HIDDEN_GUARD`, the one thing that travels with the notebook whatever configuration nbgrader
+loaded) raises when nbgrader's own Execute runs it in autograde, so that nbgrader grading without the
+harness (its defaults after a broken nbgrader_config.py) records 0, not full points.
+
+Only the assignments the harness grades (`graded_by_harness`: course/components.py's ASSIGNMENT) take this
+path; any other assignment of the course folder goes through nbgrader's own pipeline untouched (its
+Execute runs its tests in a kernel).
 """
 
 from __future__ import annotations
@@ -20,14 +27,27 @@ from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_output
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade
 from traitlets import Unicode
 
+from course.components import ASSIGNMENT
 from course.grading.report import GradingError, SubmissionReport
 from course.grading.structure import match_release, problems_cell
 
 HIDDEN_PREFIX = "hidden_"
+
+# The last lines of every hidden grade cell (tests/grader/test_fail_closed.py checks the source notebook):
+# nbgrader sets NBGRADER_EXECUTION=autograde only around its own Execute step, which the harness replaces;
+# Validate ("validate"), check.py and the student's kernel (unset) run the cell as a comment.
+HIDDEN_GUARD = (
+    """if __import__("os").environ.get("NBGRADER_EXECUTION") == "autograde":  # the course's grader fills this cell\n"""
+    """    raise RuntimeError("not graded: nbgrader ran this cell itself instead of the course's sandboxed grader")""")
+
+
+def graded_by_harness(assignment: str) -> bool:
+    """Whether the sandboxed harness grades `assignment` (else nbgrader's own pipeline does)."""
+    return assignment == ASSIGNMENT
 
 
 def _course_directory(preprocessor: NbGraderPreprocessor):
@@ -50,6 +70,8 @@ class MatchRelease(NbGraderPreprocessor):
     changed is listed in a note at the top of the notebook, which nbgrader's feedback shows."""
 
     def preprocess(self, nb, resources):
+        if not graded_by_harness(resources["nbgrader"]["assignment"]):
+            return nb, resources
         coursedir = _course_directory(self)
         assignment, name = resources["nbgrader"]["assignment"], resources["nbgrader"]["notebook"]
         release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment)) / f"{name}.ipynb"
@@ -66,6 +88,7 @@ class MatchRelease(NbGraderPreprocessor):
 class HarnessScores(NbGraderPreprocessor):
     """Takes the place of nbgrader's Execute: runs no code; each `hidden_<component>` grade cell gets the
     harness's feedback on stdout and its points as an execute_result. Other code cells lose their outputs.
+    An assignment the harness does not grade is handed to nbgrader's Execute (configured as `c.Execute`).
 
     The scores come from `<reports>/<student>.json` when `reports` is set (course grade), else from
     grading the submitted notebook now, with the course folder hidden from the student's code.
@@ -75,6 +98,8 @@ class HarnessScores(NbGraderPreprocessor):
     suites = Unicode("", help="folder of hidden suites (default: the course's tests/hidden)").tag(config=True)
 
     def preprocess(self, nb, resources):
+        if not graded_by_harness(resources["nbgrader"]["assignment"]):
+            return Execute(parent=self.parent).preprocess(nb, resources)
         report = self.report(resources)
         for cell in nb.cells:
             if cell.cell_type != "code":
@@ -112,3 +137,17 @@ def grade_outputs(grade_id: str, report: SubmissionReport) -> list[dict]:
         return [_not_graded(f"the harness report for {report.student} has no score for {grade_id!r}")]
     return [new_output("stream", name="stdout", text=result.feedback()),
             new_output("execute_result", data={"text/plain": f"{result.points:g}"}, execution_count=1)]
+
+
+class ExportSolutions(NbGraderPreprocessor):
+    """First step of `nbgrader generate_assignment`: `solutions/<assignment>.py` is exported again from the
+    source notebook being released, so the reference the hidden suites compare with is never older than it."""
+
+    def preprocess(self, nb, resources):
+        assignment = resources["nbgrader"]["assignment"]
+        if graded_by_harness(assignment):
+            from course.build import export_reference  # course.build imports the gradebook, which imports us
+
+            self.log.info("Exporting solutions/%s.py from source/%s", assignment, assignment)
+            export_reference(Path(_course_directory(self).root), assignment)
+        return nb, resources

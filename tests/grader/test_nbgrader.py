@@ -18,13 +18,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.api import Gradebook
 from nbgrader.utils import determine_grade
 
 from course.build import generate_release
 from course.grading.batch import grade_course
-from course.grading.gradebook import gradebook_scores, nbgrader_failure
+from course.grading.gradebook import generate_assignment, gradebook_scores, nbgrader_failure
 from course.grading.locks import course_lock
-from course.grading.nbgrader_hooks import grade_outputs
+from course.grading.nbgrader_hooks import HIDDEN_GUARD, grade_outputs
 from course.grading.report import ComponentResult, SubmissionReport
 from course.grading.structure import match_release
 from tests.grader.helpers import GOOD_CODE, SUITES
@@ -44,8 +45,8 @@ def mini_source() -> nbformat.NotebookNode:
     new = nbformat.v4.new_code_cell
     cells = [nbgrader_cell(new(f"### BEGIN SOLUTION\n{GOOD_CODE}\n### END SOLUTION"), "code", False, True, False),
              nbgrader_cell(new("assert causal_mask(2).shape == (2, 2)"), "code_checks", True, False, True, 0),
-             nbgrader_cell(new("# Hidden tests (6 points)"), "hidden_causal_mask", True, False, True, 6),
-             nbgrader_cell(new("# Hidden tests (8 points)"), "hidden_tokenizer", True, False, True, 8)]
+             nbgrader_cell(new(f"# Hidden (6 points)\n{HIDDEN_GUARD}"), "hidden_causal_mask", True, False, True, 6),
+             nbgrader_cell(new(f"# Hidden (8 points)\n{HIDDEN_GUARD}"), "hidden_tokenizer", True, False, True, 8)]
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return notebook
@@ -168,6 +169,36 @@ def test_plain_nbgrader_autograde_cli_runs_the_harness(course):
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     assert gradebook_scores(db_url, "tinygpt", "cli-good") == {"causal_mask": 6, "tokenizer": 8}
     assert gradebook_scores(db_url, "tinygpt", "cli-bad") == {"causal_mask": 0, "tokenizer": 8}
+
+
+HW1_SOLUTION = "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"
+
+
+def test_another_assignment_of_the_course_is_graded_by_nbgrader_with_its_own_tests(course):
+    """hw1 (one solution cell, a 5-point assert cell) beside TinyGPT: nbgrader's Execute runs its tests."""
+    new = nbformat.v4.new_code_cell
+    cells = [nbgrader_cell(new(HW1_SOLUTION), "add", False, True, False),
+             nbgrader_cell(new("assert add(2, 3) == 5"), "test_add", True, False, True, 5)]
+    hw1 = nbformat.v4.new_notebook(cells=cells)
+    hw1.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (course / "source" / "hw1").mkdir()
+    nbformat.write(hw1, course / "source" / "hw1" / "hw1.ipynb")
+    generate_assignment(course, "hw1", course / "release")
+    stub = nbformat.read(course / "release" / "hw1" / "hw1.ipynb", as_version=4)
+    assert "NotImplementedError" in stub.cells[0].source
+    solved_hw1 = copy.deepcopy(stub)
+    solved_hw1.cells[0].source = "def add(a, b):\n    return a + b"
+    for student, notebook in (("hw1-stub", stub), ("hw1-solved", solved_hw1)):
+        (course / "submitted" / student / "hw1").mkdir(parents=True)
+        nbformat.write(notebook, course / "submitted" / student / "hw1" / "hw1.ipynb")
+    finished = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "hw1",
+                               f"--CourseDirectory.root={course}"], cwd=REPO, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "sandboxed harness" not in finished.stderr
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "tinygpt") as gradebook:
+        assert {s: gradebook.find_submission("hw1", s).score for s in ("hw1-stub", "hw1-solved")} == {
+            "hw1-stub": 0.0, "hw1-solved": 5.0}
+    assert not (course / "solutions" / "hw1.py").exists()  # solutions/ belongs to the harness's assignment only
 
 
 def test_a_second_grader_on_the_same_course_waits_and_says_who_holds_it(course):

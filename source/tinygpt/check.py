@@ -1,0 +1,1 @@
+../../course/handout_check.py
