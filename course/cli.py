@@ -25,9 +25,9 @@ from tqdm import tqdm
 from course.build import REPO, CourseError, build, out_of_sync, require_assignment, scratch_course
 from course.components import ASSIGNMENT, BY_ID, NOTEBOOK
 from course.grading.batch import Grader, grade_course
+from course.grading.database import URL_VARIABLE
 from course.grading.exports import changes_line
 from course.grading.gradebook import final_grades_of
-from course.grading.database import URL_VARIABLE
 from course.grading.harness import grade_notebook
 from course.grading.report import GradingError, format_table
 from course.handout import build_handout
