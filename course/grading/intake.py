@@ -139,6 +139,12 @@ def read_file(path: Path, limit_mb: int = NOTEBOOK_LIMIT_MB) -> bytes:
         os.close(fd)
 
 
+def _json_type(value) -> str:
+    """The JSON name of a parsed value's type."""
+    names = ((bool, "boolean"), (dict, "object"), (list, "array"), (str, "string"), (int | float, "number"))
+    return next((name for kind, name in names if isinstance(value, kind)), "null")
+
+
 def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
@@ -147,20 +153,20 @@ def _cell_problem(number: int, cell) -> str | None:
     """What is wrong with cell `number` (1-based) that Jupyter's schema or nbgrader would trip on, or None."""
     where = f"cell {number}"
     if not isinstance(cell, dict):
-        return f"{where} is a JSON {type(cell).__name__}; expected an object"
+        return f"{where} is a JSON {_json_type(cell)}; expected an object"
     if cell.get("cell_type") not in CELL_TYPES:
         return f"{where} has cell_type {one_line(repr(cell.get('cell_type')), 60)}; expected one of {list(CELL_TYPES)}"
     source = cell.get("source")
     if not (isinstance(source, str) or isinstance(source, list) and all(isinstance(s, str) for s in source)):
         return f"{where}: its source is not text; expected a string or a list of strings"
     if "id" in cell and not isinstance(cell["id"], str):
-        return f"{where}: its id is a JSON {type(cell['id']).__name__}; expected a string"
+        return f"{where}: its id is a JSON {_json_type(cell['id'])}; expected a string"
     metadata = cell.get("metadata")
     if not isinstance(metadata, dict):
         return f"{where}: its metadata is missing or not an object"
     nbgrader = metadata.get("nbgrader", {})
     if not isinstance(nbgrader, dict):
-        return f"{where}: its nbgrader metadata is a JSON {type(nbgrader).__name__}; expected an object"
+        return f"{where}: its nbgrader metadata is a JSON {_json_type(nbgrader)}; expected an object"
     for key, types in NBGRADER_TYPES.items():
         value = nbgrader.get(key)
         if key in nbgrader and (not isinstance(value, types) or isinstance(value, bool) and bool not in types
@@ -173,7 +179,7 @@ def _cell_problem(number: int, cell) -> str | None:
 def notebook_problem(data) -> str | None:
     """What keeps the parsed JSON `data` from being an nbformat 4 notebook whose cells are safe to repair."""
     if not isinstance(data, dict):
-        return f"the file holds a JSON {type(data).__name__}; expected a notebook (a JSON object)"
+        return f"the file holds a JSON {_json_type(data)}; expected a notebook (a JSON object)"
     major, minor = data.get("nbformat"), data.get("nbformat_minor")
     if major != 4 or isinstance(major, bool) or not isinstance(minor, int) or isinstance(minor, bool) or minor < 0:
         return (f"nbformat {one_line(repr(major), 40)}.{one_line(repr(minor), 40)}; expected a Jupyter notebook "

@@ -23,7 +23,8 @@ PROBLEMS_LISTED = 50  # loader problems listed in a report; the rest are counted
 # Line breaks, other control characters and the Unicode controls that reorder or hide text (bidi, zero width).
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _BREAKS = re.compile("\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~&$])")  # ASCII punctuation Markdown or HTML may read as markup
+# What Markdown or HTML may read as markup in the middle of a line (line starts never come from a submission).
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|~&$])")
 
 
 def one_line(text: object, limit: int = MESSAGE_CHARS) -> str:
