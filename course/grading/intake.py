@@ -184,6 +184,8 @@ def notebook_problem(data) -> str | None:
     if major != 4 or isinstance(major, bool) or not isinstance(minor, int) or isinstance(minor, bool) or minor < 0:
         return (f"nbformat {one_line(repr(major), 40)}.{one_line(repr(minor), 40)}; expected a Jupyter notebook "
                 "of format 4 (nbformat 4.x)")
+    if not isinstance(data.get("metadata"), dict):
+        return "the notebook's metadata is missing or not an object"
     cells = data.get("cells")
     if not isinstance(cells, list):
         return "the notebook has no list of cells"
@@ -201,6 +203,14 @@ def _repaired(data: dict) -> dict:
     with warnings.catch_warnings():  # nbformat warns about each repair
         warnings.simplefilter("ignore")
         return validator.normalize({**data, "nbformat_minor": minor, "cells": cells}, 4, minor)[1]
+
+
+def _schema_message(message: str) -> str:
+    """The schema validator's message ("data.cells[7] must be ...") in the words of the other reasons."""
+    message = re.sub(r"data\.cells\[(\d+)\]", lambda match: f"cell {int(match[1]) + 1}", one_line(message, 200))
+    message = message.replace("must be valid exactly by one definition (0 matches found)",
+                              "matches no cell type: a field is missing, extra or of the wrong type")
+    return message.removeprefix("data.").removeprefix("data ")
 
 
 def notebook_from_bytes(raw: bytes) -> Intake:
@@ -222,7 +232,7 @@ def notebook_from_bytes(raw: bytes) -> Intake:
         errors = validator.get_validator(version=4, version_minor=data["nbformat_minor"]).iter_errors(data)
         error = next(iter(errors), None)
         if error is not None:
-            intake.reason = (f"the notebook does not follow Jupyter's format ({one_line(error.message, 200)}); "
+            intake.reason = (f"the notebook does not follow Jupyter's format ({_schema_message(error.message)}); "
                              "expected a notebook as Jupyter saves it")
             return intake
         json.dumps(data, ensure_ascii=False).encode("utf-8")  # an unpaired surrogate (\ud800) cannot be saved
