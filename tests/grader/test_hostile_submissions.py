@@ -41,9 +41,10 @@ from course.grading.batch import grade_course
 from course.grading.gradebook import gradebook_scores
 from course.grading.harness import grade_notebook, zero_report
 from course.grading.intake import NOTEBOOK_LIMIT_MB, notebook_from_bytes, notebook_problem
+from course.grading.sandbox import ANSWER_MB, Limits, run_probe
 from course.grading.structure import match_release
 from course.notebook import RELEASE
-from tests.grader.helpers import GOOD_CODE, SUITES
+from tests.grader.helpers import GOOD_CODE, PROBES, SUITES
 from tests.grader.test_nbgrader import mini_source
 
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
@@ -333,3 +334,10 @@ def test_a_submission_past_its_wall_clock_is_stopped_with_a_reason(tmp_path):
     report = grade_notebook(sleeper, "sleeper", ["causal_mask"], suites=SUITES, seconds=3)
     assert report.total == 0 and "stopped after 3 s, the limit for one submission" in report.reason
     assert report.seconds < 20
+
+
+def test_an_answer_over_the_cap_is_never_read_back(notebook):
+    huge = notebook(GOOD_CODE.replace("return [self.stoi[c] for c in text]", f'return "x" * {(ANSWER_MB + 1) << 20}'))
+    run = run_probe(huge, "tokenizer", {"text": "hello", "word": "hole"}, Limits(seconds=30, file_mb=64), probes=PROBES)
+    assert run.values == {} and run.errors == {"ids": f"the result could not be read back (over {ANSWER_MB} MB, "
+                                                      "the most an answer may be)"}
