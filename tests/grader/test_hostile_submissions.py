@@ -15,6 +15,8 @@ Design (the whole module costs about 20-30 s of CPU on the 2-core machine):
   the hostile folders of item 8 (FIFO, link to /dev/zero, a link beside the notebook, an oversized file,
   a student id `grades`) and the output cases of items 6-7 (a 1 MB answer, the most the mini limits let
   out; Markdown and HTML injection). The batch is graded once and shared by the tests below.
+- Two small gradings on their own: a submission past its wall clock (3 s here) is stopped with a reason, and
+  a probe answer over the cap is never read back.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from course.components import COMPONENTS
 from course.grading.batch import grade_course
 from course.grading.gradebook import gradebook_scores
 from course.grading.harness import grade_notebook, zero_report
-from course.grading.intake import NOTEBOOK_LIMIT_MB, notebook_from_bytes, notebook_problem
+from course.grading.intake import NOTEBOOK_LIMIT_MB, UNEXPECTED, notebook_from_bytes, notebook_problem
 from course.grading.sandbox import ANSWER_MB, Limits, run_probe
 from course.grading.structure import match_release
 from course.notebook import RELEASE
@@ -181,6 +183,7 @@ def intake_samples() -> dict[str, list[bytes]]:
         assert (intake.notebook is None) != (intake.reason is None)
         if intake.reason is not None:
             assert "\n" not in intake.reason and 0 < len(intake.reason) < 1100
+            assert not intake.reason.startswith(UNEXPECTED), intake.reason  # every refusal is one the intake names
             zero_report("mutant", Path("mutant.ipynb"), intake.reason).to_markdown()
             if reason_kind(intake.reason) not in kinds and len(picked["rejected"]) < REJECTED_GRADED:
                 kinds.add(reason_kind(intake.reason))
