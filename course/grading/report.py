@@ -121,7 +121,7 @@ class SubmissionReport:
             lines += [f"| {c.title} | {c.points:g} / {c.max_points} |" for c in self.components]
         for c in self.components:
             failing = [t for t in c.tests if not t.passed]
-            if failing or c.reason:
+            if (failing or c.reason) and not (self.reason and c.reason == self.reason):  # said once, above
                 lines += ["", f"## {c.title} ({c.points:g} / {c.max_points})"]
                 lines += [f"Could not check your code: {markdown_text(c.reason)}"] if c.reason else []
                 lines += [f"- `{t.test}`: {markdown_text(t.message)}" for t in failing]  # test names: the suites'
