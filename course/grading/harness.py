@@ -66,6 +66,7 @@ def _run_hidden_suites(notebook: Path, ids: list[str], hide: tuple[Path, ...], f
                    "-p", "no:cacheprovider", "-o", "addopts=", "-q", "--assert=plain", "--rootdir", str(REPO),
                    "--submission", str(notebook), "--grading-record", str(record)]
         environment = {**os.environ, "PYTHONPATH": str(REPO), LOG_VARIABLE: str(probe_log),
+                       "TMPDIR": temporary,  # the sandboxes' stage folders too: removed below, even when killed
                        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only our plugin: hypothesis' alone takes seconds
                        HIDE_VARIABLE: os.pathsep.join(str(folder) for folder in hide)}
         with subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
