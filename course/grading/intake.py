@@ -10,7 +10,8 @@ Nothing of the trusted grading process reads a submitted file, folder name or no
   says it is a regular file within the size limit;
 - `take_in`: the notebook JSON validated against Jupyter's schema (nbformat 4) after the repairs Jupyter
   itself makes (missing or duplicate cell ids, an old nbformat 4 minor version) and with nbgrader metadata
-  of the types the release uses; anything else is refused.
+  of the types the release uses; anything else is refused. (Which nbgrader cells the notebook has, and
+  where, is not a reason to refuse it: `course.grading.structure.match_release` restores the release's.)
 
 Each refusal is one line for the student's feedback saying what was wrong and what was expected; the
 student scores zero and the rest of the class is graded as usual. No input makes these functions raise.
