@@ -26,7 +26,7 @@ from pathlib import Path
 from course.build import REPO, require_assignment
 from course.components import ASSIGNMENT, NOTEBOOK
 from course.grading.harness import HIDDEN_SUITES, grade_notebook, grade_submission
-from course.grading.report import GradingError, SubmissionReport
+from course.grading.report import GradingError, SubmissionReport, listed_problems, one_line
 
 ROOT_VARIABLE = "GRADESCOPE_AUTOGRADER_ROOT"
 DEFAULT_ROOT = Path("/autograder")
@@ -94,12 +94,14 @@ def find_submitted_notebook(submission: Path) -> Path:
 def results(report: SubmissionReport) -> dict:
     """Gradescope's results.json for a report: one test per component; outputs are the student's feedback."""
     summary = [f"Total: {report.total:g} / {report.max_total}"]
-    summary += [f"Your notebook could not be graded: {report.reason}"] if report.reason else []
-    summary += ["Parts of your notebook did not load:", *(f"- {p}" for p in report.problems)] if report.problems else []
+    summary += [f"Your notebook could not be graded: {one_line(report.reason)}"] if report.reason else []
+    summary += ["Parts of your notebook did not load:", *(f"- {p}" for p in listed_problems(report.problems))
+                ] if report.problems else []
     tests = [{"name": c.title, "score": c.points, "max_score": c.max_points,
               "status": "passed" if c.points >= c.max_points else "failed",
               "output": c.feedback(), "visibility": "visible"} for c in report.components]
     return {"score": report.total, "execution_time": round(report.seconds), "output": "\n".join(summary),
+            "output_format": "text", "test_output_format": "text",  # shown as text: no HTML or Markdown of theirs
             "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
 
 

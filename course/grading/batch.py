@@ -10,18 +10,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
-import nbformat
 from tqdm import tqdm
 
 from course.components import ASSIGNMENT, NOTEBOOK
 from course.grading.gradebook import check_before_grading, record_in_gradebook, write_from_gradebook
-from course.grading.harness import HIDDEN_SUITES, file_sha256, grade_submission
+from course.grading.harness import HIDDEN_SUITES, grade_submission, zero_report
+from course.grading.intake import check_folder, check_student_id, file_sha256, take_in
 from course.grading.locks import course_lock
-from course.grading.report import GradingError, SubmissionReport, write_grade_tables
+from course.grading.report import PREVIOUS, GradingError, SubmissionReport, one_line, write_grade_tables
 from course.grading.structure import match_release
 
 # How submissions are graded: (student -> folder, folders to hide, suites) -> each report as it is done.
@@ -45,7 +44,7 @@ def _save(report: SubmissionReport, reports: Path) -> None:
     target = reports / f"{report.student}.json"
     if target.exists():
         stamp = datetime.fromtimestamp(target.stat().st_mtime, UTC).strftime("%Y%m%dT%H%M%S")
-        archive = reports / "previous" / f"{report.student}-{stamp}.json"
+        archive = reports / PREVIOUS / f"{report.student}-{stamp}.json"
         archive.parent.mkdir(exist_ok=True)
         target.replace(archive)
     target.write_text(report.to_json())
@@ -57,8 +56,9 @@ def _note_structure(report: SubmissionReport, release: Path) -> None:
     nbgrader's record restores; the harness graded the code as submitted)."""
     if report.reason or not release.is_file():
         return
-    with suppress(OSError, ValueError):  # the harness read it; nbformat's stricter reader may not: nothing to add
-        _, problems = match_release(nbformat.read(report.notebook, as_version=4), nbformat.read(release, as_version=4))
+    submitted, master = take_in(Path(report.notebook)).notebook, take_in(release).notebook
+    if submitted is not None and master is not None:  # else it changed since the harness read it: nothing to add
+        _, problems = match_release(submitted, master)
         report.problems += [f"graded cells: {problem}" for problem in problems]
 
 
@@ -80,7 +80,8 @@ def _submissions(course_dir: Path, assignment: str) -> dict[str, Path]:
     if not submitted.is_dir():
         raise GradingError(f"{course_dir}: no submitted/ folder; expected nbgrader's layout "
                            f"submitted/<student>/{assignment}/{NOTEBOOK}")
-    folders = {d.name: d / assignment for d in sorted(submitted.iterdir()) if (d / assignment).is_dir()}
+    folders = {d.name: d / assignment for d in sorted(submitted.iterdir()) if (d / assignment).is_dir()}  # links too:
+    # they are refused with a reason (`intake.check_folder`), as are folder names that cannot be student ids
     if not folders:
         raise GradingError(f"{submitted}: no submissions; expected folders <student>/{assignment}/ with {NOTEBOOK}")
     return folders
@@ -118,6 +119,8 @@ def grade_course(course_dir: Path, assignment: str = ASSIGNMENT, force: bool = F
 def _grade_locked(course_dir: Path, assignment: str, folders: dict[str, Path], force: bool, jobs: int,
                   progress: bool, nbgrader: bool, suites: Path, students: list[str] | None,
                   grader: Grader | None, nbgrader_options: list[str]) -> list[SubmissionReport]:
+    bad_ids = {student: problem for student in folders if (problem := check_student_id(student))}
+    folders = {student: folder for student, folder in folders.items() if student not in bad_ids}
     chosen = set(folders if students is None else students)
     reports_dir = course_dir / "reports" / assignment
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -128,23 +131,36 @@ def _grade_locked(course_dir: Path, assignment: str, folders: dict[str, Path], f
             kept[student] = SubmissionReport.from_json(existing.read_text())
     _say_already_graded({s: folders[s] for s in kept if s in chosen}, kept)
     todo = [student for student in folders if student not in kept and student in chosen]
+    refused = {student: problem for student in todo if (problem := check_folder(folders[student]))}
     graded: dict[str, SubmissionReport] = {}
-    reports_arriving = (grader or grade_locally(jobs))({s: folders[s] for s in todo}, (course_dir,), suites)
-    for report in tqdm(reports_arriving, total=len(todo), desc="grading", disable=not progress):
+    for student, problem in refused.items():
+        graded[student] = zero_report(student, folders[student], problem)
+        _save(graded[student], reports_dir)
+    sent = {s: folders[s] for s in todo if s not in refused}
+    reports_arriving = (grader or grade_locally(jobs))(sent, (course_dir,), suites)
+    for report in tqdm(reports_arriving, total=len(sent), desc="grading", disable=not progress):
         _note_structure(report, course_dir / "release" / assignment / NOTEBOOK)
         _save(report, reports_dir)
         graded[report.student] = report
     reports = [kept.get(student) or graded[student] for student in folders if student in kept or student in graded]
-    unreadable = sorted(student for student, report in graded.items() if report.reason)
-    for student in unreadable:
-        print(f"{student}: zero, not recorded in nbgrader's gradebook: {graded[student].reason}", file=sys.stderr)
+    zeroed = sorted(student for student, report in graded.items() if report.reason)
+    _summary(bad_ids, {student: graded[student].reason for student in zeroed})
     if not nbgrader:
         write_grade_tables(reports, reports_dir)
         return reports
-    readable = sorted(set(graded) - set(unreadable))
+    readable = sorted(set(graded) - set(zeroed))
     problems = record_in_gradebook(course_dir, assignment, readable, reports_dir, nbgrader_options) if readable else []
     write_from_gradebook(course_dir, assignment, reports, reports_dir, nbgrader_options)
     if problems:  # every other student is recorded; these lines say who is not and why
         raise GradingError(f"{len(problems)} of {len(readable)} not recorded in nbgrader's gradebook: "
                            + " | ".join(problems))
     return reports
+
+
+def _summary(bad_ids: dict[str, str], zeroed: dict[str, str]) -> None:
+    """One line on stderr per folder not graded (its name is no student id) and per student zeroed as a whole
+    (file invalid, oversized or refused, grading stopped): these have no row in nbgrader's gradebook."""
+    for student, problem in bad_ids.items():
+        print(f"submitted/{one_line(repr(student), 120)}: not graded: {problem}", file=sys.stderr)
+    for student, reason in zeroed.items():
+        print(f"{student}: zero (reports only, not nbgrader's gradebook): {reason}", file=sys.stderr)

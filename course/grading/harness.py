@@ -9,9 +9,9 @@ it in the gradebook is `course.grading.batch`'s job.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,22 +20,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from course.components import BY_ID, COMPONENTS, NOTEBOOK
-from course.grading.report import ComponentResult, GradingError, SubmissionReport, TestOutcome
+from course.grading.intake import check_folder, graded_copy, take_in
+from course.grading.report import ComponentResult, GradingError, SubmissionReport, TestOutcome, one_line
 from course.grading.sandbox import HIDE_VARIABLE, LOG_VARIABLE, Limits, SandboxError
-from course.notebook import NotebookError, extract_definitions
+from course.notebook import extract_definitions
 
 REPO = Path(__file__).resolve().parents[2]
 HIDDEN_SUITES = REPO / "tests" / "hidden"
 PYTEST_SECONDS_PER_COMPONENT = Limits().seconds + 30  # a probe's own limit, plus pytest's work
+SUBMISSION_SECONDS = PYTEST_SECONDS_PER_COMPONENT * len(COMPONENTS)  # wall clock for everything one submission costs
 SANDBOX_BROKEN = "the check could not be completed: SandboxError"  # only trusted test code can raise it
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _component_ids(components: list[str] | None) -> list[str]:
@@ -45,9 +43,20 @@ def _component_ids(components: list[str] | None) -> list[str]:
     return list(components) if components else [c.id for c in COMPONENTS]
 
 
-def _run_hidden_suites(notebook: Path, ids: list[str], hide: tuple[Path, ...],
-                       folder: Path) -> tuple[dict, list[dict], str]:
-    """Run the suites of `ids` on `notebook` in a pytest process; (record, probe runs, pytest's output tail)."""
+def zero_report(student: str, path: Path, reason: str, ids: list[str] | None = None) -> SubmissionReport:
+    """Zero points on every component of `ids` (all when None), with `reason` (one line) for the student."""
+    reason = one_line(reason)
+    ids = ids or [c.id for c in COMPONENTS]
+    return SubmissionReport(student, str(path), reason=reason, graded_at=now(),
+                            max_total=sum(BY_ID[id].points for id in ids),
+                            components=[ComponentResult(id, BY_ID[id].title, 0.0, BY_ID[id].points, reason=reason)
+                                        for id in ids])
+
+
+def _run_hidden_suites(notebook: Path, ids: list[str], hide: tuple[Path, ...], folder: Path,
+                       seconds: float) -> tuple[dict, list[dict], str] | None:
+    """Run the suites of `ids` on `notebook` in a pytest process; (record, probe runs, pytest's output tail),
+    or None when it ran out of `seconds` (then it is killed, with everything it started in its process group)."""
     suites = [str(folder / f"test_{id}.py") for id in ids if (folder / f"test_{id}.py").is_file()]
     if not suites:
         return {"outcomes": [], "collection_errors": []}, [], "no hidden suites found"
@@ -57,50 +66,63 @@ def _run_hidden_suites(notebook: Path, ids: list[str], hide: tuple[Path, ...],
                    "-p", "no:cacheprovider", "-o", "addopts=", "-q", "--assert=plain", "--rootdir", str(REPO),
                    "--submission", str(notebook), "--grading-record", str(record)]
         environment = {**os.environ, "PYTHONPATH": str(REPO), LOG_VARIABLE: str(probe_log),
+                       "TMPDIR": temporary,  # the sandboxes' stage folders too: removed below, even when killed
                        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only our plugin: hypothesis' alone takes seconds
                        HIDE_VARIABLE: os.pathsep.join(str(folder) for folder in hide)}
-        try:
-            finished = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True,
-                                      timeout=PYTEST_SECONDS_PER_COMPONENT * len(suites))
-            output = finished.stdout + finished.stderr
-        except subprocess.TimeoutExpired:
-            output = "the hidden suites did not finish in time"
+        with subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, errors="replace", start_new_session=True) as process:
+            try:
+                output, _ = process.communicate(timeout=max(seconds, 0))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+                return None
         runs = [json.loads(line) for line in probe_log.read_text().splitlines()] if probe_log.exists() else []
         data = json.loads(record.read_text()) if record.exists() else {"outcomes": [], "collection_errors": []}
         return data, runs, output[-2000:]
 
 
 def grade_notebook(notebook: Path, student: str, components: list[str] | None = None,
-                   hide: tuple[Path, ...] = (), suites: Path = HIDDEN_SUITES) -> SubmissionReport:
+                   hide: tuple[Path, ...] = (), suites: Path = HIDDEN_SUITES,
+                   seconds: float = SUBMISSION_SECONDS) -> SubmissionReport:
     """Grade `notebook` with the hidden suites (`suites`/test_<id>.py) of `components` (all when None).
 
     `hide`: folders the student's code must not see besides the repository (e.g. the course folder).
-    A notebook that cannot be read gets zero with the reason; it never raises for student input.
+    The notebook is taken in first (`course.grading.intake.take_in`): a file that is not a valid notebook
+    gets zero with the reason, as does a submission whose grading takes more than `seconds` in all. The
+    harness grades a validated copy, never the submitted file; it never raises for student input.
     """
     started = time.monotonic()
-    notebook = Path(notebook)
     ids = _component_ids(components)
-    report = SubmissionReport(student, str(notebook), graded_at=now(),
-                              max_total=sum(BY_ID[id].points for id in ids))
-    try:
-        report.problems = extract_definitions(notebook).problems
-        report.sha256 = file_sha256(notebook)
-    except NotebookError as error:
-        report.reason = str(error)
-        report.components = [ComponentResult(id, BY_ID[id].title, 0.0, BY_ID[id].points, reason=str(error))
-                             for id in ids]
-        report.seconds = time.monotonic() - started
+    intake = take_in(Path(notebook))
+    if intake.reason:
+        report = zero_report(student, notebook, intake.reason, ids)
+        report.sha256, report.seconds = intake.sha256, time.monotonic() - started
         return report
-    record, runs, output = _run_hidden_suites(notebook, ids, hide, Path(suites))
+    with tempfile.TemporaryDirectory(prefix="graded-copy-") as scratch:
+        graded = graded_copy(intake, Path(scratch) / NOTEBOOK)
+        try:
+            problems = extract_definitions(graded).problems
+        except (ValueError, RuntimeError, MemoryError, RecursionError) as error:  # the loader's own limits
+            problems = [f"the notebook's code could not be read: {one_line(error, 200)}"]
+        result = _run_hidden_suites(graded, ids, hide, Path(suites), seconds - (time.monotonic() - started))
+    if result is None:
+        report = zero_report(student, notebook, f"grading was stopped after {seconds:g} s, the limit for one "
+                             "submission (an endless loop or far too slow code?)", ids)
+        report.sha256, report.seconds = intake.sha256, time.monotonic() - started
+        return report
+    record, runs, output = result
+    report = SubmissionReport(student, str(notebook), graded_at=now(), max_total=sum(BY_ID[id].points for id in ids),
+                              problems=problems, sha256=intake.sha256)
     broken = [o["message"] for o in record["outcomes"] if o["message"].startswith(SANDBOX_BROKEN)]
     if broken:  # the grader's machinery, not the student: stop rather than hand out zeros
         raise SandboxError(broken[0])
     for id in ids:
         component = BY_ID[id]
-        tests = [TestOutcome(o["test"], o["weight"], o["passed"], o["message"])
+        tests = [TestOutcome(o["test"], o["weight"], o["passed"], one_line(o["message"]))
                  for o in record["outcomes"] if o["component"] == id]
         failed_runs = [run for run in runs if run["component"] == id and run["status"] != "ok"]
-        reason = failed_runs[0]["reason"] if failed_runs else None
+        reason = one_line(failed_runs[0]["reason"]) if failed_runs else None
         if not tests:
             reason = reason or "the grader could not run this component's hidden tests (tell your instructor)"
         total_weight = sum(t.weight for t in tests)
@@ -127,10 +149,12 @@ def find_notebook(folder: Path) -> Path:
 
 
 def grade_submission(folder: Path, student: str, hide: tuple[Path, ...], suites: Path) -> SubmissionReport:
-    try:
-        notebook = find_notebook(folder)
-    except GradingError as error:
-        return SubmissionReport(student, str(folder), reason=str(error),
-                                graded_at=now(),
-                                components=[ComponentResult(c.id, c.title, 0.0, c.points) for c in COMPONENTS])
-    return grade_notebook(notebook, student, hide=hide, suites=suites)
+    """Grade the notebook of a submission folder; a folder that is refused (`intake.check_folder`) or holds no
+    notebook scores zero with the reason."""
+    problem = check_folder(folder)
+    if problem is None:
+        try:
+            return grade_notebook(find_notebook(folder), student, hide=hide, suites=suites)
+        except GradingError as error:
+            problem = str(error)
+    return zero_report(student, folder, problem)

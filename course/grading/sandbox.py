@@ -63,6 +63,7 @@ PER_COMPONENT_VARIABLE = "COURSE_SANDBOX_PER_COMPONENT"  # set: a fresh server f
 IMPORTABLE = ("numpy", "tqdm", *DEFERRED_MODULES)  # distributions (and their requirements) graded code may import
 KEPT_SESSIONS = 2  # sandbox servers kept alive at once (one per submission being graded)
 SETUP_SECONDS = 60  # for the server to start (Python, numpy, tinytorch, the probes)
+ANSWER_MB = 4  # the most one case's answer may take (the reference's largest: 0.25 MB, end_to_end)
 
 
 @dataclass
@@ -381,6 +382,9 @@ def _run_probe(notebook: Path, component: str, request: dict[str, Any], limits: 
     for case in session.cases[component]:
         if case not in reply["cases"]:
             run.missing.append(case)
+            continue
+        if len(reply["cases"][case]) > ANSWER_MB << 20:  # never read: it would swell every report and feedback
+            run.errors[case] = f"the result could not be read back (over {ANSWER_MB} MB, the most an answer may be)"
             continue
         try:
             record = json.loads(reply["cases"][case])

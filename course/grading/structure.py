@@ -5,7 +5,9 @@ Students delete, duplicate, rename and re-point cells, or edit their points. The
 nbgrader sees a submission, `match_release` rebuilds its nbgrader cells from the release: the student's
 solution cells keep their code, locked and grade cells become the release's, cells the release does not
 know (or second copies) become ordinary cells, missing ones come back. Each change is a plain sentence
-for the student's feedback.
+for the student's feedback. A notebook the intake refuses (`course.grading.intake.notebook_problem`: cells
+that are not objects, nbgrader metadata of the wrong types, ...) is recorded as the release itself, with the
+reason: the harness scores it zero for the same reason.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ import copy
 import nbformat
 from nbformat.v4 import new_markdown_cell
 
+from course.grading.intake import notebook_problem
+from course.grading.report import markdown_text
+
 FLAGS = ("grade", "solution", "locked", "points")
 
 
 def _nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader") or {}
+    return cell.get("metadata", {}).get("nbgrader") or {}  # both objects: `notebook_problem` checked
 
 
 def _grade_id(cell) -> str | None:
@@ -45,6 +50,9 @@ def _changes(cell, master) -> list[str]:
 def match_release(submitted: nbformat.NotebookNode,
                   release: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
     """(a copy of `submitted` with exactly the release's nbgrader cells, what had to change)."""
+    problem = notebook_problem(submitted)
+    if problem:
+        return copy.deepcopy(release), [f"your notebook could not be graded ({problem}): the release was recorded"]
     masters = {_grade_id(cell): cell for cell in release.cells if _grade_id(cell)}
     order = list(masters)
     problems: list[str] = []
@@ -95,6 +103,6 @@ def _unique_ids(cells: list) -> list:
 
 def problems_cell(problems: list[str]) -> nbformat.NotebookNode:
     """A Markdown cell telling the student what was restored (first cell of nbgrader's feedback)."""
-    lines = "\n".join(f"- {problem}" for problem in problems)
+    lines = "\n".join(f"- {markdown_text(problem)}" for problem in problems)
     return new_markdown_cell("**Grader's note:** your notebook's graded cells differed from the release. Your code "
                              f"was graded as submitted; these cells were restored for the record:\n\n{lines}")

@@ -46,7 +46,7 @@ def test_points_follow_the_passed_share_of_weights_and_feedback_is_the_message_o
         ("test_mask_of_one_is_true", 1.0, "expected [[True]], got [[False]]")]  # no "assert ..." explanation
     assert tokenizer.points == 0 and "KeyError: 'CharTokenizer'" in tokenizer.tests[0].message
     text = report.to_markdown()
-    assert "**Total: 4.5 / 14**" in text and "expected [[True]], got [[False]]" in text
+    assert "**Total: 4.5 / 14**" in text and r"expected \[\[True\]\], got \[\[False\]\]" in text
     assert "def test_" not in text and "Traceback" not in text
 
 
@@ -95,7 +95,7 @@ def test_grade_course_grades_each_student_once_and_keeps_what_was_graded(tmp_pat
     assert grades["bob"]["components"]["causal_mask"] == 4.5 and grades["alice"]["total"] == 14
     rows = (folder / "grades.csv").read_text().splitlines()
     assert rows[0].startswith("student,tokenizer,") and rows[2].startswith("bob,0,0,4.5,")
-    assert "expected [[True]], got [[False]]" in (folder / "bob.md").read_text()
+    assert r"expected \[\[True\]\], got \[\[False\]\]" in (folder / "bob.md").read_text()
 
     submit(tmp_path, "bob", GOOD_CODE)
     again = grade_course(**course)

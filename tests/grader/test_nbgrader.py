@@ -126,7 +126,7 @@ def test_every_student_is_recorded_with_the_harness_scores_whatever_the_cells(co
         totals = {row["student_id"]: float(row["score"]) for row in csv.DictReader(file)}
     assert totals == {student: sum(points) for student, points in scores.items() if student != "z-broken"}
     deleted = (course / "reports" / "tinygpt" / "a-deleted.md").read_text()
-    assert "cell 'hidden_causal_mask' was missing: restored from the release" in deleted
+    assert r"cell 'hidden\_causal\_mask' was missing: restored from the release" in deleted  # escaped Markdown
     feedback = html.unescape((course / "feedback" / "e-repointed" / "tinygpt" / "tinygpt.html").read_text())
     assert "expected the 4x4 lower triangle" in feedback
     assert "cell 'hidden_causal_mask' was changed (points 60 (release: 6)): restored from the release" in feedback
