@@ -22,7 +22,7 @@ from pathlib import Path
 from course.components import BY_ID, COMPONENTS, NOTEBOOK
 from course.grading.report import ComponentResult, GradingError, SubmissionReport, TestOutcome
 from course.grading.sandbox import HIDE_VARIABLE, LOG_VARIABLE, Limits, SandboxError
-from course.notebook import NotebookError, extract_definitions
+from course.notebook import NotebookError, read_cells
 
 REPO = Path(__file__).resolve().parents[2]
 HIDDEN_SUITES = REPO / "tests" / "hidden"
@@ -83,7 +83,7 @@ def grade_notebook(notebook: Path, student: str, components: list[str] | None = 
     report = SubmissionReport(student, str(notebook), graded_at=now(),
                               max_total=sum(BY_ID[id].points for id in ids))
     try:
-        report.problems = extract_definitions(notebook).problems
+        read_cells(notebook)  # a notebook at all; its code is parsed only in the sandbox (problems: below)
         report.sha256 = file_sha256(notebook)
     except NotebookError as error:
         report.reason = str(error)
@@ -111,6 +111,7 @@ def grade_notebook(notebook: Path, student: str, components: list[str] | None = 
         print(f"grading {notebook}: no hidden test outcome recorded; pytest said:\n{output}", file=sys.stderr)
     report.total = round(sum(c.points for c in report.components), 2)
     report.protections = runs[0]["protections"] if runs else []
+    report.problems = runs[0]["problems"] if runs else []
     report.seconds = time.monotonic() - started
     return report
 
