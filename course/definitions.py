@@ -144,10 +144,9 @@ def select_definitions(cells: list[dict]) -> Definitions:
         except SyntaxError as error:
             found.problems.append(f"code cell {number}: syntax error on line {error.lineno}: {error.msg}")
             continue
-        except (RuntimeError, ValueError) as error:  # not RecursionError/MemoryError: those stop the parse
-            if isinstance(error, RecursionError):
-                raise
-            found.problems.append(f"code cell {number}: IPython cannot read it ({type(error).__name__}: "
+        except (RuntimeError, ValueError, MemoryError) as error:  # IPython's transformer that never settles,
+            # a parser out of stack (RecursionError) or memory: Jupyter could not run the cell either
+            found.problems.append(f"code cell {number}: cannot be read as Python ({type(error).__name__}: "
                                   f"{str(error)[:200]})")
             continue
         if text is None:

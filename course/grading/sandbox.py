@@ -150,8 +150,8 @@ def protections_for(limits: Limits, isolated: bool, uid: int | None) -> list[str
                    "loaded on first use), the system libraries they map and tinytorch; "
                    "nothing else of the machine exists (no /dev/shm)",
                    f"work folder: a tmpfs of its own per component, at most {limits.disk_mb} MB",
-                   "network namespace per component: no network, no abstract socket of another run",
-                   "IPC namespace per component: no System V object or message queue of another run",
+                   "network namespace: no network; new network and IPC namespaces per component (no abstract "
+                   "socket, System V object or message queue of another run)",
                    "PID namespace per component: only its own processes visible",
                    "no capabilities, no new privileges, supervisor not dumpable (its /proc/1/fd closed)"]
     else:

@@ -779,11 +779,11 @@ def in_child(task: Callable[[], Any], limits: dict | None, session: dict) -> tup
     os.close(reading)
     _, code = os.waitpid(child, 0)
     if timed_out:
-        return None, f"did not finish within {limits['seconds'] if limits else 60:g} s"
+        return None, f"reading it did not finish within {limits['seconds'] if limits else 60:g} s"
     try:
         reply = json.loads(data)
     except ValueError:
-        return None, f"ended without an answer ({describe_exit(os.waitstatus_to_exitcode(code), limits)})"
+        return None, f"reading it stopped ({describe_exit(os.waitstatus_to_exitcode(code), limits)})"
     return (reply["result"], None) if "result" in reply else (None, reply["error"])
 
 
@@ -804,7 +804,7 @@ def parse_cells(session: dict) -> None:
 
     found, why = in_child(parse, session["parse_limits"], session)
     if found is None:
-        session["definitions_error"] = f"your notebook's code could not be read: its parsing {why}"
+        session["definitions_error"] = f"your notebook's code could not be read ({why}); none of it was run"
         found = {"statements": [], "problems": []}
     session.update(statements=found["statements"], problems=found["problems"])
 

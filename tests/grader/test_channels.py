@@ -9,6 +9,7 @@ of the grader is importable or visible from a solution cell, and nothing is left
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,8 +26,8 @@ from course.grading.batch import grade_course
 from course.grading.gradebook import gradebook_scores
 from course.grading.sandbox import Limits, run_probe
 from tests.grader.channels import ENVIRONMENT, OWN_DESCRIPTORS, READER, WRITER, reader_solution
-from tests.grader.helpers import GOOD_CODE, LIMITS, PROBES, SUITES
-from tests.grader.test_nbgrader import mini_source
+from tests.grader.helpers import GOOD_CODE, LIMITS, PROBES, SUITES, write_notebook
+from tests.grader.test_nbgrader import mini_source, solved, submit
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.skipif(sandbox.namespace_prefix() is None, reason="needs unshare (namespaces)"),
@@ -56,7 +57,6 @@ def assert_reader_found_nothing(found: dict) -> None:
 def pair(tmp_path_factory) -> dict:
     """Writer, then reader (one after the other), then a slow writer and a reader side by side."""
     folder = tmp_path_factory.mktemp("pair")
-    from tests.grader.helpers import write_notebook
     writer, reader = write_notebook(folder / "writer.ipynb", WRITER), write_notebook(folder / "reader.ipynb", READER)
     slow, second = (write_notebook(folder / "slow.ipynb", SLOW_WRITER),
                     write_notebook(folder / "reader2.ipynb", READER + "\n# second reader\n"))
@@ -167,3 +167,69 @@ def test_nothing_of_the_grader_is_importable_or_listable(notebook, component, st
                               "/sandbox/lib": ["tinytorch"]}
     assert seen["modules"] == []
     assert seen["stand_ins"] == stand_ins
+
+
+def test_as_an_unprivileged_user_a_reader_finds_nothing(tmp_path):
+    """As uid 65534 (user namespaces, no uid of its own): writer, then reader, one process after the other."""
+    if os.geteuid() != 0:
+        pytest.fail("this test switches to an unprivileged uid and must start as root (as in CI)")
+    tmp_path.chmod(0o755)
+    notebooks = [write_notebook(tmp_path / "writer.ipynb", WRITER), write_notebook(tmp_path / "reader.ipynb", READER)]
+    for path in notebooks:
+        path.chmod(0o644)
+    results = {}
+    for notebook in notebooks:  # two processes: what the first left must not reach the second
+        out = tmp_path / f"{notebook.stem}.json"
+        out.touch()
+        os.chown(out, 65534, 65534)
+        command = ["unshare", "--mount", sys.executable, "-m", "tests.grader.channels", "65534", str(out),
+                   str(notebook)]
+        environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO),
+                       "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+        finished = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=120)
+        assert finished.returncode == 0, finished.stderr[-3000:]
+        results.update(json.loads(out.read_text()))
+    writer, reader = results["writer.ipynb"], results["reader.ipynb"]
+    assert writer["uid"] == reader["uid"] == 65534
+    assert writer["values"]["attack"]["sysv_shm"] == {"error": DENIED}
+    assert reader["status"] == "ok", reader["reason"]
+    assert_reader_found_nothing(reader["values"]["attack"])
+    assert host_state()["sysv"] == []
+
+
+@pytest.fixture(scope="module")
+def course_batch(tmp_path_factory) -> Path:
+    """A miniature course (causal_mask 6 points, tokenizer 8) graded once by `course grade`'s batch: a writer,
+    a reader that passes causal_mask only if it found what the writer left, and an untouched victim."""
+    course = tmp_path_factory.mktemp("course")
+    (course / "source" / "tinygpt").mkdir(parents=True)
+    nbformat.write(mini_source(), course / "source" / "tinygpt" / "tinygpt.ipynb")
+    generate_release(course)
+    for student, code in {"a-writer": WRITER + GOOD_CODE, "b-reader": reader_solution(GOOD_CODE),
+                          "c-victim": GOOD_CODE}.items():
+        submit(course, student, solved(course, code))
+    grade_course(course, progress=False, suites=SUITES, force=True)
+    return course
+
+
+def test_course_grade_a_reader_graded_after_a_writer_gets_nothing_from_it(course_batch):
+    db_url = f"sqlite:///{course_batch / 'gradebook.db'}"
+    assert gradebook_scores(db_url, "tinygpt", "a-writer") == {"causal_mask": 6, "tokenizer": 8}
+    assert gradebook_scores(db_url, "tinygpt", "b-reader") == {"causal_mask": 0, "tokenizer": 8}
+    assert gradebook_scores(db_url, "tinygpt", "c-victim") == {"causal_mask": 6, "tokenizer": 8}
+
+
+def test_plain_nbgrader_autograde_a_reader_in_a_later_batch_gets_nothing(course_batch):
+    """Two `nbgrader autograde` processes: the writer's batch, then the reader's."""
+    submit(course_batch, "d-writer", solved(course_batch, WRITER + GOOD_CODE))
+    submit(course_batch, "e-reader", solved(course_batch, reader_solution(GOOD_CODE)))
+    for student in ("d-writer", "e-reader"):
+        finished = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "autograde", "tinygpt", f"--student={student}",
+             f"--CourseDirectory.root={course_batch}", f"--HarnessScores.suites={SUITES}"],
+            cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert finished.returncode == 0, finished.stderr[-2000:]
+    db_url = f"sqlite:///{course_batch / 'gradebook.db'}"
+    assert gradebook_scores(db_url, "tinygpt", "d-writer") == {"causal_mask": 6, "tokenizer": 8}
+    assert gradebook_scores(db_url, "tinygpt", "e-reader") == {"causal_mask": 0, "tokenizer": 8}
+    assert host_state()["sysv"] == []
