@@ -832,7 +832,7 @@ def load_transformer(ipython: str | None, name: str) -> None:
 
 
 def import_tinytorch() -> None:
-    """Every module of tinytorch (graded code may import any; after the pivot its old folder is gone)."""
+    """Every module of tinytorch (graded code may import any of the students' package), loaded once."""
     import tinytorch
 
     for module in pkgutil.walk_packages(tinytorch.__path__, "tinytorch."):
@@ -850,7 +850,6 @@ def serve(stage: Path) -> None:
         import numpy  # noqa: F401  (loaded once, before the old root goes away)
 
         sys.path.insert(1, str(stage / "lib"))
-        import_tinytorch()
         definitions = load_from_file(DEFINITIONS_MODULE, str(stage / "grader" / "definitions.py"))
         load_transformer(session["ipython"], definitions.TRANSFORMER_MODULE)
         grader = str(stage / "grader")
@@ -863,6 +862,7 @@ def serve(stage: Path) -> None:
             if shown:
                 raise OSError(errno.EEXIST, f"still visible inside the sandbox: {shown}")
             _prctl(PR_SET_DUMPABLE, 0)
+        import_tinytorch()  # from ROOT_LIB, once isolated: its files and tracebacks are where graded code sees them
         probes, why = in_child(functools.partial(import_probes, grader), None, session)
         if probes is None:
             raise OSError(errno.EIO, f"listing the probes {why}")
