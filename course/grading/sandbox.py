@@ -151,7 +151,8 @@ def protections_for(limits: Limits, isolated: bool, uid: int | None) -> list[str
                    "nothing else of the machine exists (no /dev/shm)",
                    f"work folder: a tmpfs of its own per component, at most {limits.disk_mb} MB",
                    "network namespace: no network; new network and IPC namespaces per component (no abstract "
-                   "socket, System V object or message queue of another run)",
+                   "socket, System V object or message queue of another run; System V shared memory at most "
+                   f"{limits.disk_mb} MB)",
                    "PID namespace per component: only its own processes visible",
                    "no capabilities, no new privileges, supervisor not dumpable (its /proc/1/fd closed)"]
     else:

@@ -558,6 +558,15 @@ def load_probe(component: str) -> dict:
     return dict(probe.CASES)
 
 
+def limit_ipc(limits: dict) -> None:
+    """In the component's own IPC namespace (gone with it): System V shared memory within the work folder's
+    quota and at most 16 message queues (16 KB each), where the seccomp filter does not deny them already."""
+    pages = (limits["disk_mb"] << 20) // os.sysconf("SC_PAGE_SIZE")
+    for name, value in (("shmall", pages), ("shmmax", limits["disk_mb"] << 20), ("msgmni", 16)):
+        with open(f"/proc/sys/kernel/{name}", "w") as file:
+            file.write(str(value))
+
+
 def supervise(relay: int, job: dict, session: dict) -> None:
     """New mount, IPC and network namespaces with the component's /proc and work folder; the probe loaded
     and the grader's folder unmounted; then fork the worker, ask it each case, report on `relay`."""
@@ -571,6 +580,8 @@ def supervise(relay: int, job: dict, session: dict) -> None:
         folder = ROOT_WORK
     else:
         folder = job["folder"]
+    if session["isolate"]:
+        limit_ipc(limits)
     cases = load_probe(job["component"])
     if session["isolate"]:
         _check(LIBC.umount2(ROOT_GRADER.encode(), MNT_DETACH), f"unmount {ROOT_GRADER}")

@@ -105,6 +105,12 @@ def test_with_the_seccomp_filter_off_namespaces_still_separate_runs(notebook, tm
                  "abstract_socket", "posix_shm", "files", "environment"):
         assert not found[name] or isinstance(found[name], dict), name
     assert any(line.startswith("NOT active: seccomp") for line in reader.protections)
+    big = run_probe(notebook(WRITER.split("\n\ndef _shm")[0] + f"""
+
+def attack():
+    return _try(lambda: _checked(_LIBC.shmget(0, {LIMITS.disk_mb + 1} << 20, 0o1600)))
+""", name="big.ipynb"), "attack", {}, LIMITS, probes=PROBES)
+    assert big.values["attack"] == {"error": "OSError: [Errno 22] Invalid argument"}  # past shmmax: the quota
     assert host_state()["sysv"] == before["sysv"] == []
 
 
