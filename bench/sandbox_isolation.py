@@ -7,8 +7,9 @@ parsed; to "ready") against `bwrap` giving the same allowlist (read-only binds o
 user/mount/PID/network/IPC namespaces, our seccomp filter passed as a program on a descriptor) around the
 same Python loading numpy and tinytorch. Per component: one more probe run on our running server (fork,
 new mount/IPC/network namespaces, /proc and tmpfs mounts) against a second bwrap process (bwrap has no
-fork server: each component is a new sandbox, Python and numpy loaded again). CPU of this process's
-descendants (what the kernel charges the grading machine; a cpuacct cgroup as root), median of `--runs`; the load average is printed.
+fork server: each component is a new sandbox, Python and numpy loaded again). CPU of this process and
+its descendants (what the kernel charges the grading machine; a cpuacct cgroup as root), median of
+`--runs`; the load average is printed.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def main() -> None:
             figures[f"bwrap {components}"].append(bwrap(folder, components))
     shutil.rmtree(folder)
     ACCOUNT.close()
-    print(f"measured with {'a cpuacct cgroup' if ACCOUNT.group else 'RUSAGE_CHILDREN'}; load average {os.getloadavg()[0]:.1f}; CPU seconds, median of {args.runs}")
+    how = "a cpuacct cgroup" if ACCOUNT.group else "RUSAGE_CHILDREN"
+    print(f"measured with {how}; load average {os.getloadavg()[0]:.1f}; CPU seconds, median of {args.runs}")
     for name, values in figures.items():
         print(f"  {name:>9} component(s): {statistics.median(values):.3f} s")
 
