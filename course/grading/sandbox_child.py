@@ -46,6 +46,7 @@ import importlib
 import importlib.util
 import io
 import json
+import linecache
 import os
 import pkgutil
 import platform
@@ -395,6 +396,7 @@ def deny_syscalls() -> bool:
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
     program = Program(len(code) // 8, ctypes.addressof(filters))
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)  # required to install a filter without privileges (and kept for good)
     _check(LIBC.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(program), 0, 0),
            "seccomp filter")
     return True
@@ -459,13 +461,17 @@ def is_grader_module(name: str) -> bool:
     return name.split(".")[0] in (PROBE_PACKAGE, DEFINITIONS_MODULE) or name.startswith("IPython")
 
 
-def forget_grader() -> None:
-    """Drop the grader's modules from sys.modules and its folder from sys.path: graded code cannot import
-    them (their files are unmounted in an isolated sandbox)."""
+def forget_grader(folders: list[str]) -> None:
+    """Drop the grader's modules from sys.modules, its `folders` from sys.path and from the import system's
+    directory listings, and any source line cached: graded code cannot import or list them (their files
+    are unmounted in an isolated sandbox)."""
     for name in [name for name in sys.modules if is_grader_module(name)]:
         del sys.modules[name]
-    sys.path[:] = [path for path in sys.path if path != ROOT_GRADER]
+    sys.path[:] = [path for path in sys.path if not any(_within(path, folder) for folder in folders)]
+    for path in [path for path in sys.path_importer_cache if any(_within(path, folder) for folder in folders)]:
+        del sys.path_importer_cache[path]
     importlib.invalidate_caches()
+    linecache.clearcache()
     gc.collect()
 
 
@@ -482,7 +488,7 @@ def work(questions: int, answers: int, job: dict, session: dict, cases: dict) ->
     """The worker: limits and privileges (then "ready"), the definitions (then "loaded"), then one answer
     per question, each `TOKEN RECORD` with the question's token."""
     confine(job["limits"], session)
-    forget_grader()
+    forget_grader(session["grader"])
     write_all(answers, b"ready\n")  # from here on the student's code runs in this process
     me = os.getpid()
     request = decode(job["request"], array_from_text)
@@ -864,6 +870,7 @@ def serve(stage: Path) -> None:
         definitions = load_from_file(DEFINITIONS_MODULE, str(stage / "grader" / "definitions.py"))
         load_transformer(session["ipython"], definitions.TRANSFORMER_MODULE)
         grader = str(stage / "grader")
+        session["grader"] = [grader, ROOT_GRADER]  # where it was imported from before and after the pivot
         if session["isolate"]:
             grader = ROOT_GRADER
             build_root(stage, session["keep"], session["prefixes"])
