@@ -148,7 +148,7 @@ def protections_for(limits: Limits, isolated: bool, uid: int | None) -> list[str
     ]
     if seccomp_available():
         active.append("seccomp: no System V IPC, POSIX message queues, memfd or keyrings (nothing outlives a "
-                      "component or escapes its memory limit), no ptrace, mounts or new namespaces")
+                      "component or escapes its memory limit), no ptrace, mount, unshare or setns")
     else:
         active.append(f"NOT active: seccomp (no system call table for {platform.machine()})")
     if isolated:
