@@ -383,3 +383,25 @@ def test_a_cell_the_parser_cannot_hold_is_a_problem_of_that_cell_only(notebook):
     assert [problem.split(" (")[0] for problem in run.problems] == [f"code cell {n}: cannot be read as Python"
                                                                     for n in (1, 2)]
     assert "RecursionError" in run.problems[0] and "MemoryError" in run.problems[1]
+
+
+def test_seccomp_denies_namespaces_ptrace_and_mounts_but_fork_still_works(notebook):
+    code = '''
+import ctypes
+import os
+
+def attack():
+    libc = ctypes.CDLL(None, use_errno=True)
+    def errno_of(result):
+        return 0 if result == 0 else ctypes.get_errno()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    return {"unshare": errno_of(libc.unshare(0x10000000)), "ptrace": errno_of(libc.ptrace(0, 0, None, None)),
+            "mount": errno_of(libc.mount(b"none", b"/sandbox/work", b"tmpfs", 0, None)),
+            "fork": os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])}
+'''
+    run = attack(notebook, code)
+    assert run.status == "ok", run.reason
+    if sandbox.seccomp_available():
+        assert run.values["attack"] == {"unshare": 1, "ptrace": 1, "mount": 1, "fork": 7}
