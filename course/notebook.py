@@ -21,6 +21,7 @@ from course.definitions import GRADING_SHELL, Definitions, select_definitions
 
 RELEASE = Path(__file__).resolve().parents[1] / "release" / ASSIGNMENT / NOTEBOOK
 
+
 class NotebookError(ValueError):
     """A file that is not a readable notebook."""
 
@@ -95,4 +96,4 @@ def extract_definitions(path: str | Path, given: GivenCells | None = None) -> De
     return select_definitions(code_cells(path, given))
 
 
-__all__ = ["GRADING_SHELL", "Definitions", "NotebookError", "code_cells", "extract_definitions", "read_cells"]
+__all__ = ["GRADING_SHELL",  # GRADING_SHELL and Definitions: re-exported for the loader's users "Definitions", "NotebookError", "code_cells", "extract_definitions", "read_cells"]
