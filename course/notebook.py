@@ -96,4 +96,5 @@ def extract_definitions(path: str | Path, given: GivenCells | None = None) -> De
     return select_definitions(code_cells(path, given))
 
 
-__all__ = ["GRADING_SHELL",  # GRADING_SHELL and Definitions: re-exported for the loader's users "Definitions", "NotebookError", "code_cells", "extract_definitions", "read_cells"]
+# GRADING_SHELL and Definitions are re-exported for the loader's users (the solution export, tests).
+__all__ = ["GRADING_SHELL", "Definitions", "NotebookError", "code_cells", "extract_definitions", "read_cells"]
