@@ -23,7 +23,6 @@ from course.components import BY_ID, COMPONENTS, NOTEBOOK
 from course.grading.intake import check_folder, graded_copy, take_in
 from course.grading.report import ComponentResult, GradingError, SubmissionReport, TestOutcome, one_line
 from course.grading.sandbox import HIDE_VARIABLE, LOG_VARIABLE, Limits, SandboxError
-from course.notebook import extract_definitions
 
 REPO = Path(__file__).resolve().parents[2]
 HIDDEN_SUITES = REPO / "tests" / "hidden"
@@ -100,11 +99,7 @@ def grade_notebook(notebook: Path, student: str, components: list[str] | None = 
         report.sha256, report.seconds = intake.sha256, time.monotonic() - started
         return report
     with tempfile.TemporaryDirectory(prefix="graded-copy-") as scratch:
-        graded = graded_copy(intake, Path(scratch) / NOTEBOOK)
-        try:
-            problems = extract_definitions(graded).problems
-        except (ValueError, RuntimeError, MemoryError, RecursionError) as error:  # the loader's own limits
-            problems = [f"the notebook's code could not be read: {one_line(error, 200)}"]
+        graded = graded_copy(intake, Path(scratch) / NOTEBOOK)  # its code is parsed only in the sandbox
         result = _run_hidden_suites(graded, ids, hide, Path(suites), seconds - (time.monotonic() - started))
     if result is None:
         report = zero_report(student, notebook, f"grading was stopped after {seconds:g} s, the limit for one "
@@ -113,7 +108,7 @@ def grade_notebook(notebook: Path, student: str, components: list[str] | None = 
         return report
     record, runs, output = result
     report = SubmissionReport(student, str(notebook), graded_at=now(), max_total=sum(BY_ID[id].points for id in ids),
-                              problems=problems, sha256=intake.sha256)
+                              sha256=intake.sha256)
     broken = [o["message"] for o in record["outcomes"] if o["message"].startswith(SANDBOX_BROKEN)]
     if broken:  # the grader's machinery, not the student: stop rather than hand out zeros
         raise SandboxError(broken[0])
@@ -133,6 +128,7 @@ def grade_notebook(notebook: Path, student: str, components: list[str] | None = 
         print(f"grading {notebook}: no hidden test outcome recorded; pytest said:\n{output}", file=sys.stderr)
     report.total = round(sum(c.points for c in report.components), 2)
     report.protections = runs[0]["protections"] if runs else []
+    report.problems = [one_line(problem) for problem in runs[0]["problems"]] if runs else []
     report.seconds = time.monotonic() - started
     return report
 

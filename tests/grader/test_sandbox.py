@@ -99,7 +99,7 @@ def attack():
         run = attack(notebook, code)
     if ISOLATED:
         assert run.values["attack"] in ("ConnectionRefusedError", "OSError")
-        assert "network namespace: no network" in run.protections
+        assert any(line.startswith("network namespace: no network") for line in run.protections)
     else:
         assert any("network namespace" in line for line in run.protections if line.startswith("NOT active"))
 
@@ -338,3 +338,70 @@ def attack():
     if ISOLATED:
         assert found == {"tqdm": True, "pytest": False, "nbgrader": False, "course": False, "solutions": False,
                          "IPython": False}
+
+
+def test_every_module_of_tinytorch_is_importable_and_a_missing_name_is_reported(notebook):
+    modules = sorted(f"tinytorch.{path.stem}" for path in sandbox.TINYTORCH.glob("*.py") if path.stem != "__init__")
+    code = f'''
+import importlib
+from tinytorch import ngram
+from tinytorch import no_such_name
+
+def attack():
+    return [importlib.import_module(name).__name__ for name in {modules!r}]
+'''
+    run = attack(notebook, code)
+    assert run.status == "ok", run.reason
+    assert run.values["attack"] == modules and "tinytorch.ngram" in modules
+    assert len(run.problems) == 1, run.problems
+    assert run.problems[0].startswith("`from tinytorch import no_such_name` raised ImportError: cannot import name "
+                                      "'no_such_name' from 'tinytorch'")
+
+
+HELP_LINES = "np.tril?\n" * 499  # IPython's transformer takes about 5 s of CPU for this one cell
+
+
+def test_a_notebook_whose_parsing_never_ends_is_stopped_in_the_sandbox_not_in_the_grader(notebook):
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.monotonic()
+    run = run_probe(notebook(HELP_LINES, HELP_LINES, GOOD_CODE), "causal_mask", {"sizes": [2]}, SHORT, probes=PROBES)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    assert run.status == "unreadable notebook" and run.missing == ["mask_0", "mask_1"]
+    assert run.reason == "your notebook's code could not be read (reading it did not finish within 2 s); none of " \
+                         "it was run"
+    assert time.monotonic() - started < 2 + sandbox.SETUP_SECONDS / 6
+    assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) < 1  # the parse ran elsewhere
+
+
+def test_a_cell_the_parser_cannot_hold_is_a_problem_of_that_cell_only(notebook):
+    deep, huge = "x = " + "1 + " * 200_000 + "1", "y = " + "-" * 1_000_000 + "1"
+    run = run_probe(notebook(deep, huge, GOOD_CODE), "causal_mask", {"sizes": [2]}, LIMITS, probes=PROBES)
+    assert run.status == "ok", run.reason
+    np.testing.assert_array_equal(run.values["mask_0"], [[1, 0], [1, 1]])
+    assert [problem.split(" (")[0] for problem in run.problems] == [f"code cell {n}: cannot be read as Python"
+                                                                    for n in (1, 2)]
+    assert "RecursionError" in run.problems[0] and "MemoryError" in run.problems[1]
+
+
+def test_seccomp_denies_namespaces_ptrace_and_mounts_but_fork_still_works(notebook):
+    code = '''
+import ctypes
+import os
+
+def attack():
+    libc = ctypes.CDLL(None, use_errno=True)
+    def errno_of(result):
+        return 0 if result == 0 else ctypes.get_errno()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    return {"unshare": errno_of(libc.unshare(0x10000000)), "ptrace": errno_of(libc.ptrace(0, 0, None, None)),
+            "mount": errno_of(libc.mount(b"none", b"/sandbox/work", b"tmpfs", 0, None)),
+            "fork": os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])}
+'''
+    run = attack(notebook, code)
+    assert run.status == "ok", run.reason
+    if sandbox.seccomp_available():
+        assert run.values["attack"] == {"unshare": 1, "ptrace": 1, "mount": 1, "fork": 7}
