@@ -95,10 +95,13 @@ def nbgrader_config(course_dir: Path, reports_dir: Path | None = None, options: 
     if "db_url" not in config.CourseDirectory:
         config.CourseDirectory.db_url = url
     from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
 
     traits = Autograde.class_traits()
+    # Execute as a config file names it, or as nbgrader's own default list holds it (the class, named by its module)
+    execute = {EXECUTE, *_names([Execute])}
     autograde = _names(config.Autograde.get("autograde_preprocessors", traits["autograde_preprocessors"].default()))
-    config.Autograde.autograde_preprocessors = [HARNESS if step == EXECUTE else step for step in autograde]
+    config.Autograde.autograde_preprocessors = [HARNESS if step in execute else step for step in autograde]
     sanitize = _names(config.Autograde.get("sanitize_preprocessors", traits["sanitize_preprocessors"].default()))
     config.Autograde.sanitize_preprocessors = sanitize if MATCH in sanitize else [MATCH, *sanitize]
     if reports_dir is not None:
