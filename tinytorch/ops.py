@@ -67,34 +67,43 @@ class Sub(Function):
         shape_a, shape_b = self.shapes
         return (
             unbroadcast(grad, shape_a) if self.needs_grad[0] else None,
-            unbroadcast(-grad, shape_b) if self.needs_grad[1] else None,
+            -unbroadcast(grad, shape_b) if self.needs_grad[1] else None,  # sum first: negate the smaller array
         )
 
 
 class Mul(Function):
+    """a * b. Each input is kept only if the other one's gradient needs it (a constant factor keeps nothing alive)."""
+
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.shapes = a.shape, b.shape
+        self.a = a if self.needs_grad[1] else None
+        self.b = b if self.needs_grad[0] else None
         return a * b
 
     def backward(self, grad):
-        a, b = self.a, self.b
+        (shape_a, shape_b), a, b = self.shapes, self.a, self.b
         return (
-            unbroadcast(grad * b, a.shape) if self.needs_grad[0] else None,
-            unbroadcast(grad * a, b.shape) if self.needs_grad[1] else None,
+            unbroadcast(grad * b, shape_a) if self.needs_grad[0] else None,
+            unbroadcast(grad * a, shape_b) if self.needs_grad[1] else None,
         )
 
 
 class Div(Function):
+    """a / b. The numerator is kept only for b's gradient (dividing by a constant keeps it not alive)."""
+
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.shape_a = a.shape
+        self.a = a if self.needs_grad[1] else None
+        self.b = b
         return a / b
 
     def backward(self, grad):
         a, b = self.a, self.b
-        return (
-            unbroadcast(grad / b, a.shape) if self.needs_grad[0] else None,
-            unbroadcast(-grad * a / (b * b), b.shape) if self.needs_grad[1] else None,
-        )
+        grad_b = None
+        if self.needs_grad[1]:  # -grad a / b^2, summed to b's shape before the division by b^2 (b is constant there)
+            grad_b = unbroadcast(grad * a, b.shape)
+            grad_b /= -(b * b)
+        return (unbroadcast(grad / b, self.shape_a) if self.needs_grad[0] else None, grad_b)
 
 
 class Neg(Function):
@@ -262,12 +271,16 @@ class Var(Function):
 
     def forward(self, x):
         self.centered = x - np.mean(x, axis=self.axis, keepdims=True)
+        if self.axis == x.ndim - 1:  # the layer-norm case: sums of squares without a temporary
+            squares = np.einsum("...d,...d->...", self.centered, self.centered)
+            squares = squares[..., None] if self.keepdims else squares
+            return squares / x.dtype.type(x.shape[-1])
         return np.mean(self.centered * self.centered, axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, grad):
         shape = self.centered.shape
         grad = _expand_reduced(grad, shape, self.axis, self.keepdims)
-        return (grad * self.centered * (2 / _count(shape, self.axis)),)
+        return (self.centered * (grad * (2 / _count(shape, self.axis))),)  # the small factor first: one big array
 
 
 class Max(Function):
