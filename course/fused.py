@@ -30,7 +30,7 @@ class LayerNorm(Function):
         self.eps = eps
 
     def forward(self, x, gamma, beta):
-        centered = x - np.mean(x, axis=-1, keepdims=True)
+        centered = x - ops.sum_keepdims(x, -1) / x.dtype.type(x.shape[-1])
         variance = np.einsum("...d,...d->...", centered, centered)[..., None]  # (..., 1), sum of squares
         variance /= x.shape[-1]
         variance += self.eps
@@ -91,7 +91,7 @@ class ScaledDotProductAttention(Function):
             np.copyto(scores, q.dtype.type(-np.inf), where=self.blocked)  # exp(-inf) = 0: exactly zero weight
         scores -= np.max(scores, axis=-1, keepdims=True)  # softmax in place, stable
         np.exp(scores, out=scores)
-        scores /= np.sum(scores, axis=-1, keepdims=True)
+        scores /= ops.sum_keepdims(scores, -1)
         self.weights = scores  # (..., T, S)
         self.weights_out.append(scores)
         return scores @ v  # (..., T, Dv)
@@ -103,7 +103,7 @@ class ScaledDotProductAttention(Function):
             grad_v = ops.unbroadcast(np.swapaxes(weights, -1, -2) @ grad, v.shape)
         if self.needs_grad[0] or self.needs_grad[1]:
             d_scores = grad @ np.swapaxes(v, -1, -2)  # d weights, (..., T, S)
-            d_scores -= np.sum(d_scores * weights, axis=-1, keepdims=True)
+            d_scores -= np.einsum("...s,...s->...", d_scores, weights)[..., None]  # sum(dP * P), no temporary
             d_scores *= weights  # through the softmax (masked entries have weight 0, so gradient 0)
             d_scores *= self.scale
             if self.needs_grad[0]:

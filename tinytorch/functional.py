@@ -36,14 +36,17 @@ class Softmax(Function):
     def forward(self, x):
         out = x - np.max(x, axis=self.axis, keepdims=True)  # shift so exp cannot overflow
         np.exp(out, out=out)
-        out /= np.sum(out, axis=self.axis, keepdims=True)
+        out /= ops.sum_keepdims(out, self.axis)
         self.out = out
         return out
 
     def backward(self, grad):
         y = self.out
-        out = grad * y
-        np.subtract(grad, np.sum(out, axis=self.axis, keepdims=True), out=out)
+        if self.axis in (-1, y.ndim - 1):  # sum(grad * y) as row-wise dot products, without a temporary
+            dot = np.einsum("...s,...s->...", grad, y)[..., None]
+        else:
+            dot = np.sum(grad * y, axis=self.axis, keepdims=True)
+        out = grad - dot
         out *= y  # y * (grad - sum(grad * y)), with one new array
         return (out,)
 

@@ -222,6 +222,14 @@ def relu(x: Tensor) -> Tensor:
 # ----- reductions -----
 
 
+def sum_keepdims(x: np.ndarray, axis: Axis) -> np.ndarray:
+    """np.sum(x, axis, keepdims=True); over the last axis of a float array as a matrix-vector product with ones
+    (BLAS: several times faster than NumPy's reduction for rows of tens to hundreds of elements)."""
+    if x.ndim and axis in (-1, x.ndim - 1) and x.dtype.kind == "f":
+        return (x @ np.ones(x.shape[-1], dtype=x.dtype))[..., None]
+    return np.sum(x, axis=axis, keepdims=True)
+
+
 def _expand_reduced(grad: np.ndarray, shape: tuple[int, ...], axis: Axis, keepdims: bool) -> np.ndarray:
     """Reinsert the reduced axes of `grad` (size 1) so it broadcasts against the input's shape."""
     if axis is None:
@@ -256,7 +264,10 @@ class Mean(Function):
 
     def forward(self, x):
         self.shape = x.shape
-        return np.mean(x, axis=self.axis, keepdims=self.keepdims)
+        if self.axis != x.ndim - 1:
+            return np.mean(x, axis=self.axis, keepdims=self.keepdims)
+        mean = sum_keepdims(x, self.axis) / x.dtype.type(x.shape[-1])
+        return mean if self.keepdims else mean[..., 0]
 
     def backward(self, grad):
         grad = _expand_reduced(grad, self.shape, self.axis, self.keepdims) / _count(self.shape, self.axis)
@@ -270,11 +281,12 @@ class Var(Function):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
-        self.centered = x - np.mean(x, axis=self.axis, keepdims=True)
-        if self.axis == x.ndim - 1:  # the layer-norm case: sums of squares without a temporary
+        if self.axis == x.ndim - 1:  # the layer-norm case: sums without a temporary
+            self.centered = x - sum_keepdims(x, self.axis) / x.dtype.type(x.shape[-1])
             squares = np.einsum("...d,...d->...", self.centered, self.centered)
             squares = squares[..., None] if self.keepdims else squares
             return squares / x.dtype.type(x.shape[-1])
+        self.centered = x - np.mean(x, axis=self.axis, keepdims=True)
         return np.mean(self.centered * self.centered, axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, grad):
