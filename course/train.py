@@ -15,8 +15,8 @@ Choices worth knowing:
   nanoGPT; biases and LayerNorm gains/shifts are not decayed.
 - Batches are drawn with a generator seeded by (seed, step), so a resumed run sees exactly the batches
   the uninterrupted run would have seen. Validation uses one fixed set of windows from the last 10%.
-- The reference's LayerNorm and attention (written from primitives: that is their lesson) run as
-  tinytorch's fused `F.layer_norm` and `F.scaled_dot_product_attention` here: the same parameters,
+- The reference's LayerNorm and attention (written from primitives: that is their lesson) run as the
+  fused `layer_norm` and `scaled_dot_product_attention` of `course/fused.py` here: the same parameters,
   values and gradients, fewer passes over the data.
 - A preset with `seconds` (the speedrun) trains for that much wall time, evaluations included: its
   learning-rate schedule runs on the fraction of the budget used, so a busy machine takes fewer steps
@@ -28,11 +28,9 @@ Choices worth knowing:
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 import time
-import types
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -41,7 +39,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import tinytorch as tt
-from tinytorch import functional as F
+from course.fused import use_fused_ops
 from tinytorch import optim
 from tinytorch.data import load_text, random_windows, train_val_split
 
@@ -126,36 +124,13 @@ def decay_groups(model) -> tuple[list, list]:
     return [p for p in params if p.ndim >= 2], [p for p in params if p.ndim < 2]
 
 
-def use_fused_ops(model) -> None:
-    """Compute every reference LayerNorm of `model` with tinytorch's fused `F.layer_norm` (same gamma, beta, eps),
-    and the attention of every MultiHeadAttention with `F.scaled_dot_product_attention` (same mask)."""
-    reference = reference_solution()
-    fused_attention = _with_fused_attention(reference.MultiHeadAttention.forward)
-    for module in model.modules():
-        if isinstance(module, reference.LayerNorm):
-            module.forward = functools.partial(_fused_layer_norm, module)
-        elif isinstance(module, reference.MultiHeadAttention):
-            module.forward = types.MethodType(fused_attention, module)
-
-
-def _fused_layer_norm(module, x: tt.Tensor) -> tt.Tensor:
-    return F.layer_norm(x, module.gamma, module.beta, module.eps)
-
-
-def _with_fused_attention(forward: types.FunctionType) -> types.FunctionType:
-    """The reference's own `forward`, its call of `scaled_dot_product_attention` bound to tinytorch's fused op
-    (same arguments, same (out, weights) result): the lesson's code stays as written, only the op is faster."""
-    names = {**forward.__globals__, "scaled_dot_product_attention": F.scaled_dot_product_attention}
-    return types.FunctionType(forward.__code__, names, forward.__name__, forward.__defaults__, forward.__closure__)
-
-
 def new_run(preset: Preset, vocab: list[str], text_path: str | None, fused: bool = True) -> TrainingRun:
     """A fresh model and optimizer; `fused=False` keeps the reference's own LayerNorm and attention (for bench/)."""
     tt.manual_seed(preset.seed)
     model = reference_solution().TinyGPT(len(vocab), preset.d_model, preset.num_heads, preset.num_layers,
                                  max_len=preset.block_size, dropout=preset.dropout)
     if fused:
-        use_fused_ops(model)
+        use_fused_ops(model, reference_solution())
     decay, no_decay = decay_groups(model)
     optimizer = optim.AdamW([{"params": decay, "weight_decay": preset.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=preset.lr, betas=preset.betas)

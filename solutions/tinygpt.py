@@ -191,7 +191,6 @@ class LayerNorm(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """x (..., D) -> (..., D)."""
         ### BEGIN SOLUTION
-        # Written from primitives on purpose; F.layer_norm(x, self.gamma, self.beta, self.eps) is the fused equivalent.
         mean = x.mean(axis=-1, keepdims=True)  # (..., 1)
         var = x.var(axis=-1, keepdims=True)  # (..., 1), biased
         return self.gamma * (x - mean) / (var + self.eps).sqrt() + self.beta

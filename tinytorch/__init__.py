@@ -5,7 +5,7 @@
 
 Where things are: tensor.py (Tensor, Function, the backward walk, no_grad), ops.py (elementwise,
 reductions, shapes, matmul, indexing), functional.py (fused softmax, cross_entropy, gelu,
-layer_norm, dropout, embedding), vision.py (conv2d, max_pool2d), nn.py (Module, Parameter, layers),
+linear, dropout, embedding), vision.py (conv2d, max_pool2d), nn.py (Module, Parameter, layers),
 optim.py (SGD, Adam, AdamW, clipping, WarmupCosine), data.py (text, token batches, digit images),
 training.py (progress bars, train_loop), random.py (manual_seed, rng), trace.py (which components
 a piece of code used).

@@ -24,10 +24,8 @@ __all__ = [
     "dropout",
     "cross_entropy",
     "mse_loss",
-    "layer_norm",
     "embedding",
     "linear",
-    "scaled_dot_product_attention",
 ]
 
 
@@ -38,14 +36,17 @@ class Softmax(Function):
     def forward(self, x):
         out = x - np.max(x, axis=self.axis, keepdims=True)  # shift so exp cannot overflow
         np.exp(out, out=out)
-        out /= np.sum(out, axis=self.axis, keepdims=True)
+        out /= ops.sum_keepdims(out, self.axis)
         self.out = out
         return out
 
     def backward(self, grad):
         y = self.out
-        out = grad * y
-        np.subtract(grad, np.sum(out, axis=self.axis, keepdims=True), out=out)
+        if self.axis in (-1, y.ndim - 1):  # sum(grad * y) as row-wise dot products, without a temporary
+            dot = np.einsum("...s,...s->...", grad, y)[..., None]
+        else:
+            dot = np.sum(grad * y, axis=self.axis, keepdims=True)
+        out = grad - dot
         out *= y  # y * (grad - sum(grad * y)), with one new array
         return (out,)
 
@@ -127,23 +128,21 @@ GELU_CUBIC = 0.044715
 class GELU(Function):
     """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): the tanh approximation of GPT-2.
 
-    Computed as x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3), since 0.5 (1 + tanh(u)) = sigmoid(2u):
-    the same function, with one exp instead of NumPy's tanh (about twice as slow). Large temporaries are
-    costly (allocation and page faults), so both passes update one or two arrays in place.
+    The forward keeps s = 0.5 (1 + tanh(u)) = sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3), for the backward.
+    Large temporaries are costly (allocation and page faults), so both passes update one or two arrays in place.
     """
 
     def forward(self, x):
         self.x = x
-        sig = x * x
-        sig *= -2 * GELU_SCALE * GELU_CUBIC
-        sig -= 2 * GELU_SCALE
-        sig *= x  # -2u
-        with np.errstate(over="ignore"):  # exp(-2u) = inf for very negative x: sigmoid 0, exactly right
-            np.exp(sig, out=sig)
-        sig += 1
-        np.reciprocal(sig, out=sig)
-        self.sig = sig  # sigmoid(2u)
-        return x * sig
+        s = x * x
+        s *= GELU_SCALE * GELU_CUBIC
+        s += GELU_SCALE
+        s *= x  # u
+        np.tanh(s, out=s)  # (NumPy's float32 tanh is faster than exp and a reciprocal, the sigmoid form)
+        s *= 0.5
+        s += 0.5
+        self.sig = s  # sigmoid(2u)
+        return x * s
 
     def backward(self, grad):
         # d/dx [x s] = s + x s (1 - s) 2u', with s = sigmoid(2u) saved and 2u' = 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2)
@@ -161,60 +160,6 @@ class GELU(Function):
 
 def gelu(x: Tensor) -> Tensor:
     return GELU.apply(x)
-
-
-class LayerNorm(Function):
-    """gamma * (x - mean) / sqrt(var + eps) + beta over the last axis (biased variance).
-
-    Row sums that meet gamma are matrix-vector products (one BLAS call, no temporary array).
-    """
-
-    def __init__(self, eps: float):
-        self.eps = eps
-
-    def forward(self, x, gamma, beta):
-        centered = x - np.mean(x, axis=-1, keepdims=True)
-        variance = np.einsum("...d,...d->...", centered, centered)[..., None]  # (..., 1), sum of squares
-        variance /= x.shape[-1]
-        variance += self.eps
-        self.inv_std = np.reciprocal(np.sqrt(variance, out=variance), out=variance)  # (..., 1)
-        centered *= self.inv_std
-        self.normalized = centered  # (..., D)
-        self.gamma = gamma
-        out = self.normalized * gamma
-        out += beta
-        return out
-
-    def backward(self, grad):
-        xhat, gamma = self.normalized, self.gamma
-        width = xhat.shape[-1]
-        grad_x = grad_gamma = grad_beta = None
-        scratch = grad * xhat
-        if self.needs_grad[1]:
-            grad_gamma = scratch.reshape(-1, width).sum(axis=0)
-        if self.needs_grad[2]:
-            grad_beta = grad.reshape(-1, width).sum(axis=0)
-        if self.needs_grad[0]:
-            # dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), with g = grad * gamma
-            projection = (scratch @ gamma)[..., None] / width  # mean(g * xhat), (..., 1)
-            g = grad * gamma
-            g -= (grad @ gamma)[..., None] / width  # mean(g)
-            np.multiply(xhat, projection, out=scratch)
-            g -= scratch
-            g *= self.inv_std
-            grad_x = g
-        return grad_x, grad_gamma, grad_beta
-
-
-def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
-    """Normalize x (..., D) over its last axis, then scale by gamma (D,) and shift by beta (D,)."""
-    gamma, beta = ops.as_tensor(gamma, like=x), ops.as_tensor(beta, like=x)
-    expected = (x.shape[-1],)
-    if gamma.shape != expected or beta.shape != expected:
-        raise ValueError(
-            f"layer_norm: gamma {gamma.shape} and beta {beta.shape} must both have shape {expected} for x {x.shape}"
-        )
-    return LayerNorm.apply(x, gamma, beta, eps=eps)
 
 
 class Dropout(Function):
@@ -256,8 +201,8 @@ class Linear(Function):
             grad_x = (flat_grad @ self.weight.T).reshape(self.x.shape)
         if self.needs_grad[1]:
             grad_w = self.x.reshape(-1, self.x.shape[-1]).T @ flat_grad
-        if len(self.needs_grad) > 2 and self.needs_grad[2]:
-            grad_b = flat_grad.sum(axis=0)
+        if len(self.needs_grad) > 2 and self.needs_grad[2]:  # column sums as one matrix-vector product (BLAS)
+            grad_b = np.ones(flat_grad.shape[0], dtype=flat_grad.dtype) @ flat_grad
         return (grad_x, grad_w, grad_b)[: len(self.needs_grad)]
 
 
@@ -274,68 +219,6 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[1]},) for weight "
                          f"{weight.shape}")
     return Linear.apply(x, weight, bias)
-
-
-class ScaledDotProductAttention(Function):
-    """softmax(q k^T / sqrt(Dk), masked) v as one op: scores, mask, softmax and the value product in one pass
-    each way, with the analytic backward (dS = P * (dP - sum(dP * P)) for the softmax)."""
-
-    def __init__(self, blocked: np.ndarray | None, weights_out: list[np.ndarray]):
-        self.blocked = blocked  # bool, broadcastable to (..., T, S): True where a query may NOT attend
-        self.weights_out = weights_out  # forward appends the weights here, graph or not
-
-    def forward(self, q, k, v):
-        self.q, self.k, self.v = q, k, v
-        self.scale = q.dtype.type(1 / math.sqrt(q.shape[-1]))
-        scores = q @ np.swapaxes(k, -1, -2)  # (..., T, S)
-        scores *= self.scale
-        if self.blocked is not None:
-            np.copyto(scores, q.dtype.type(-np.inf), where=self.blocked)  # exp(-inf) = 0: exactly zero weight
-        scores -= np.max(scores, axis=-1, keepdims=True)  # softmax in place, stable
-        np.exp(scores, out=scores)
-        scores /= np.sum(scores, axis=-1, keepdims=True)
-        self.weights = scores  # (..., T, S)
-        self.weights_out.append(scores)
-        return scores @ v  # (..., T, Dv)
-
-    def backward(self, grad):
-        q, k, v, weights = self.q, self.k, self.v, self.weights
-        grad_q = grad_k = grad_v = None
-        if self.needs_grad[2]:
-            grad_v = ops.unbroadcast(np.swapaxes(weights, -1, -2) @ grad, v.shape)
-        if self.needs_grad[0] or self.needs_grad[1]:
-            d_scores = grad @ np.swapaxes(v, -1, -2)  # d weights, (..., T, S)
-            d_scores -= np.sum(d_scores * weights, axis=-1, keepdims=True)
-            d_scores *= weights  # through the softmax (masked entries have weight 0, so gradient 0)
-            d_scores *= self.scale
-            if self.needs_grad[0]:
-                grad_q = ops.unbroadcast(d_scores @ k, q.shape)
-            if self.needs_grad[1]:
-                grad_k = ops.unbroadcast(np.swapaxes(d_scores, -1, -2) @ q, k.shape)
-        return grad_q, grad_k, grad_v
-
-
-def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Any = None) -> tuple[Tensor, Tensor]:
-    """Fused softmax(q k^T / sqrt(Dk)) v. q (..., T, Dk), k (..., S, Dk), v (..., S, Dv) Tensors; mask bool
-    broadcastable to (..., T, S), True = may attend (every query needs at least one key).
-
-    Returns out (..., T, Dv), differentiable in q, k and v, and the weights (..., T, S) as a Tensor outside
-    the graph (for plots): the same values as the composition of matmul, masked_fill and softmax.
-    """
-    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
-        raise ValueError(f"attention needs q, k, v with at least 2 axes, got {q.shape}, {k.shape}, {v.shape}")
-    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"attention: q {q.shape}, k {k.shape}, v {v.shape} do not fit; expected q (..., T, Dk), "
-                         "k (..., S, Dk), v (..., S, Dv)")
-    blocked = None
-    if mask is not None:
-        allowed = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
-        if allowed.dtype != np.bool_:
-            raise TypeError(f"attention mask must be a bool array (True = may attend), got dtype {allowed.dtype}")
-        blocked = ~allowed
-    weights: list[np.ndarray] = []
-    out = ScaledDotProductAttention.apply(q, k, v, blocked=blocked, weights_out=weights)
-    return out, Tensor(weights[0])
 
 
 def embedding(ids: Any, weight: Tensor) -> Tensor:

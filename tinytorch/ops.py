@@ -67,34 +67,43 @@ class Sub(Function):
         shape_a, shape_b = self.shapes
         return (
             unbroadcast(grad, shape_a) if self.needs_grad[0] else None,
-            unbroadcast(-grad, shape_b) if self.needs_grad[1] else None,
+            -unbroadcast(grad, shape_b) if self.needs_grad[1] else None,  # sum first: negate the smaller array
         )
 
 
 class Mul(Function):
+    """a * b. Each input is kept only if the other one's gradient needs it (a constant factor keeps nothing alive)."""
+
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.shapes = a.shape, b.shape
+        self.a = a if self.needs_grad[1] else None
+        self.b = b if self.needs_grad[0] else None
         return a * b
 
     def backward(self, grad):
-        a, b = self.a, self.b
+        (shape_a, shape_b), a, b = self.shapes, self.a, self.b
         return (
-            unbroadcast(grad * b, a.shape) if self.needs_grad[0] else None,
-            unbroadcast(grad * a, b.shape) if self.needs_grad[1] else None,
+            unbroadcast(grad * b, shape_a) if self.needs_grad[0] else None,
+            unbroadcast(grad * a, shape_b) if self.needs_grad[1] else None,
         )
 
 
 class Div(Function):
+    """a / b. The numerator is kept only for b's gradient (dividing by a constant keeps it not alive)."""
+
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.shape_a = a.shape
+        self.a = a if self.needs_grad[1] else None
+        self.b = b
         return a / b
 
     def backward(self, grad):
         a, b = self.a, self.b
-        return (
-            unbroadcast(grad / b, a.shape) if self.needs_grad[0] else None,
-            unbroadcast(-grad * a / (b * b), b.shape) if self.needs_grad[1] else None,
-        )
+        grad_b = None
+        if self.needs_grad[1]:  # -grad a / b^2, summed to b's shape before the division by b^2 (b is constant there)
+            grad_b = unbroadcast(grad * a, b.shape)
+            grad_b /= -(b * b)
+        return (unbroadcast(grad / b, self.shape_a) if self.needs_grad[0] else None, grad_b)
 
 
 class Neg(Function):
@@ -213,6 +222,14 @@ def relu(x: Tensor) -> Tensor:
 # ----- reductions -----
 
 
+def sum_keepdims(x: np.ndarray, axis: Axis) -> np.ndarray:
+    """np.sum(x, axis, keepdims=True); over the last axis of a float array as a matrix-vector product with ones
+    (BLAS: several times faster than NumPy's reduction for rows of tens to hundreds of elements)."""
+    if x.ndim and axis in (-1, x.ndim - 1) and x.dtype.kind == "f":
+        return (x @ np.ones(x.shape[-1], dtype=x.dtype))[..., None]
+    return np.sum(x, axis=axis, keepdims=True)
+
+
 def _expand_reduced(grad: np.ndarray, shape: tuple[int, ...], axis: Axis, keepdims: bool) -> np.ndarray:
     """Reinsert the reduced axes of `grad` (size 1) so it broadcasts against the input's shape."""
     if axis is None:
@@ -247,7 +264,10 @@ class Mean(Function):
 
     def forward(self, x):
         self.shape = x.shape
-        return np.mean(x, axis=self.axis, keepdims=self.keepdims)
+        if self.axis != x.ndim - 1:
+            return np.mean(x, axis=self.axis, keepdims=self.keepdims)
+        mean = sum_keepdims(x, self.axis) / x.dtype.type(x.shape[-1])
+        return mean if self.keepdims else mean[..., 0]
 
     def backward(self, grad):
         grad = _expand_reduced(grad, self.shape, self.axis, self.keepdims) / _count(self.shape, self.axis)
@@ -261,13 +281,18 @@ class Var(Function):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
+        if self.axis == x.ndim - 1:  # the layer-norm case: sums without a temporary
+            self.centered = x - sum_keepdims(x, self.axis) / x.dtype.type(x.shape[-1])
+            squares = np.einsum("...d,...d->...", self.centered, self.centered)
+            squares = squares[..., None] if self.keepdims else squares
+            return squares / x.dtype.type(x.shape[-1])
         self.centered = x - np.mean(x, axis=self.axis, keepdims=True)
         return np.mean(self.centered * self.centered, axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, grad):
         shape = self.centered.shape
         grad = _expand_reduced(grad, shape, self.axis, self.keepdims)
-        return (grad * self.centered * (2 / _count(shape, self.axis)),)
+        return (self.centered * (grad * (2 / _count(shape, self.axis))),)  # the small factor first: one big array
 
 
 class Max(Function):
@@ -557,14 +582,19 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 
 class MaskedFill(Function):
+    """A copy of x with `value` where the mask is True. A copy and a masked assignment, and a product with the
+    (broadcast) 0/1 mask backward, are two to four times faster than `np.where` with a broadcast mask."""
+
     def __init__(self, mask: np.ndarray, value: float):
         self.mask, self.value = mask, value
 
     def forward(self, x):
-        return np.where(self.mask, np.asarray(self.value, dtype=x.dtype), x)
+        out = x.copy()
+        np.copyto(out, np.asarray(self.value, dtype=x.dtype), where=self.mask)
+        return out
 
     def backward(self, grad):
-        return (np.where(self.mask, 0, grad).astype(grad.dtype, copy=False),)
+        return (grad * np.logical_not(self.mask).astype(grad.dtype),)  # 0 where filled (for a finite grad)
 
 
 def masked_fill(x: Tensor, mask: Any, value: float) -> Tensor:

@@ -57,10 +57,15 @@ class Optimizer:
     def step(self) -> None:
         if _trace.recorders:  # inside tinytorch.trace.record(): count this optimizer
             _trace.note("optimizer", type(self))
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, self.state.setdefault(id(p), {}), group)
+        for index, group in enumerate(self.param_groups):
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                self._update_group(index, params, group)
+
+    def _update_group(self, index: int, params: list[Tensor], group: dict[str, Any]) -> None:
+        """Update the parameters of group `index` that have a gradient; by default one at a time."""
+        for p in params:
+            self._update(p, self.state.setdefault(id(p), {}), group)
 
     def _update(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -103,32 +108,84 @@ class AdamW(Optimizer):
     ) -> None:
         super().__init__(params, lr, {"weight_decay": weight_decay})
         self.betas, self.eps = betas, eps
+        self._flat: dict[int, tuple[list[int], np.ndarray, np.ndarray]] = {}  # group index -> (param ids, m, v)
 
     def _update(self, p, state, group):
-        beta1, beta2 = self.betas
         if not state:
-            state.update(step=0, m=np.zeros_like(p.data), v=np.zeros_like(p.data), scratch=np.empty_like(p.data))
+            state.update(step=0, m=np.zeros_like(p.data), v=np.zeros_like(p.data))
         state["step"] += 1
-        m, v, scratch, t = state["m"], state["v"], state["scratch"], state["step"]
-        g = p.grad
+        self._decay(p, group)
+        p.data -= self._adam_step(p.grad, state["m"], state["v"], state["step"])
+
+    def _update_group(self, index, params, group):
+        """All of a group's moments live in two flat buffers (each parameter's `m` and `v` are views of them),
+        so that the Adam arithmetic is a few passes over one long array instead of a dozen NumPy calls per
+        parameter; one at a time if the parameters differ in dtype or in their number of steps."""
+        states = [self.state.setdefault(id(p), {}) for p in params]
+        flat = self._flat_moments(index, params, states)
+        if flat is None:
+            super()._update_group(index, params, group)
+            return
+        m, v = flat
+        step = states[0]["step"] + 1
+        for state in states:
+            state["step"] = step
+        update = self._adam_step(np.concatenate([p.grad.reshape(-1) for p in params]), m, v, step)
+        start = 0
+        for p in params:
+            self._decay(p, group)
+            p.data -= update[start : start + p.size].reshape(p.shape)
+            start += p.size
+
+    def _flat_moments(self, index, params, states):
+        """(m, v) flat buffers of group `index` whose slices are `params`' moments, made (from the moments so far)
+        when needed; None if the parameters cannot share them."""
+        cached = self._flat.get(index)
+        if cached is not None and cached[0] == [id(p) for p in params] and all(
+            state.get("m") is not None and state["m"].base is cached[1] and state["v"].base is cached[2]
+            for state in states
+        ):
+            return cached[1], cached[2]
+        steps = {state.get("step", 0) for state in states}
+        if len(steps) != 1 or len({p.dtype for p in params}) != 1:
+            return None
+        size, dtype = sum(p.size for p in params), params[0].dtype
+        m, v = np.zeros(size, dtype=dtype), np.zeros(size, dtype=dtype)
+        start = 0
+        for p, state in zip(params, states, strict=True):
+            views = {}
+            for key, buffer in (("m", m), ("v", v)):
+                views[key] = buffer[start : start + p.size].reshape(p.shape)
+                if key in state:
+                    views[key][...] = state[key]
+            state.clear()
+            state.update(step=next(iter(steps)), **views)
+            start += p.size
+        self._flat[index] = ([id(p) for p in params], m, v)
+        return m, v
+
+    def _decay(self, p, group):
         if group["weight_decay"]:  # decoupled (AdamW): shrink the weights, independently of the gradient
             p.data *= 1 - self.lr * group["weight_decay"]
-        # In place, through one scratch array: no new arrays per step.
-        np.multiply(g, 1 - beta1, out=scratch)
+
+    def _adam_step(self, g, m, v, t):
+        """The step to subtract from the parameters for gradient `g` at step `t`; updates the moments in place."""
+        beta1, beta2 = self.betas
+        scratch = g * (1 - beta1)
         m *= beta1
         m += scratch  # m = beta1 m + (1 - beta1) g
         np.multiply(g, g, out=scratch)
         scratch *= 1 - beta2
         v *= beta2
         v += scratch  # v = beta2 v + (1 - beta2) g^2
-        # p -= lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t);
-        # written as lr sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps sqrt(1 - beta2^t)): one pass fewer
+        # lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t); written as
+        # lr sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps sqrt(1 - beta2^t)): one pass fewer
         root = math.sqrt(1 - beta2**t)
         np.sqrt(v, out=scratch)
         scratch += self.eps * root
         np.divide(m, scratch, out=scratch)
         scratch *= self.lr * root / (1 - beta1**t)
-        p.data -= scratch
+        return scratch
 
 
 class Adam(AdamW):

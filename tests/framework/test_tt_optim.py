@@ -49,6 +49,31 @@ def test_adamw_two_steps_by_hand():
     np.testing.assert_allclose(p.data, [expected], rtol=1e-12)
 
 
+def test_adamw_on_many_parameters_matches_one_parameter_at_a_time():
+    """A group's moments are updated as one flat buffer; a parameter that missed a step (its step count differs)
+    sends the group through the per-parameter update: both agree with separate optimizers, one per parameter."""
+    rng = np.random.default_rng(0)
+    shapes = [(2, 3), (3,), (1,)]
+    together = [param(*rng.standard_normal(int(np.prod(s)))) for s in shapes]
+    for p, shape in zip(together, shapes, strict=True):
+        p.data = p.data.reshape(shape)
+    alone = [param(0.0) for _ in shapes]
+    for p, q in zip(alone, together, strict=True):
+        p.data = q.data.copy()
+    adamw = optim.AdamW(together, lr=0.1, weight_decay=0.1)
+    singles = [optim.AdamW([p], lr=0.1, weight_decay=0.1) for p in alone]
+    for step in range(4):
+        for i, (p, q) in enumerate(zip(together, alone, strict=True)):
+            gradient = rng.standard_normal(p.shape) if not (step == 1 and i == 2) else None  # p 2 skips step 1
+            p.grad = q.grad = gradient
+        adamw.step()
+        for single in singles:
+            single.step()
+        for p, q in zip(together, alone, strict=True):
+            np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-15)
+    assert [adamw.state[id(p)]["step"] for p in together] == [4, 4, 3]
+
+
 def test_adamw_parameter_groups_have_their_own_weight_decay():
     decay, no_decay = param(2.0), param(2.0)
     adamw = optim.AdamW([{"params": [decay], "weight_decay": 0.5}, {"params": [no_decay], "weight_decay": 0.0}], lr=0.1)

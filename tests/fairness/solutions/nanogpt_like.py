@@ -1,4 +1,5 @@
-"""A complete solution in the style of nanoGPT: fused q/k/v, F.layer_norm, normal(0, 0.02) initialisation.
+"""A complete solution in the style of nanoGPT: fused q/k/v, layer norm from the centred second moment, normal(0, 0.02)
+initialisation.
 
 Parsed into notebook cells at each `# %% <grade id>` line (tests/fairness/styles.py); the imports above the
 first marker only keep this file valid Python: the release's given first cell provides them.
@@ -129,7 +130,8 @@ class LayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x):
-        return F.layer_norm(x, self.gamma, self.beta, self.eps)
+        centred = x - x.mean(axis=-1, keepdims=True)
+        return self.gamma * centred / ((centred * centred).mean(axis=-1, keepdims=True) + self.eps).sqrt() + self.beta
 
 
 # %% transformer_block_code
