@@ -17,7 +17,10 @@ import sys
 from pathlib import Path
 
 import nbformat
+import zmq
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+from traitlets.config import Config
 
 HEADING = re.compile(r"^##\s+(.+)$", flags=re.MULTILINE)  # a part starts at a level-2 heading
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -55,12 +58,20 @@ def status(cells: list[nbformat.NotebookNode]) -> str:
     return "done"
 
 
+def kernel_config() -> Config:
+    """Encrypt the kernel's local TCP traffic where jupyter_client and pyzmq can (CurveZMQ keys made for this
+    run), so that no other program on the machine reads it and ipykernel has no plain-text TCP to warn about."""
+    if zmq.has("curve") and "transport_encryption" in KernelManager.class_trait_names():
+        return Config({"KernelManager": {"transport_encryption": "auto"}})
+    return Config()
+
+
 def run(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
     """A copy of the notebook at `path`, executed in its folder with errors recorded as outputs."""
     notebook = nbformat.read(path, as_version=4)
     os.environ.setdefault("TINYGPT_TRAIN_STEPS", "200")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True, config=kernel_config(),
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     return notebook
 
