@@ -39,6 +39,16 @@ def test_encode_gives_the_ids_of_the_sorted_vocabulary(student):
     _encodes_correctly(student["encode_decode"]["ids"], "")
 
 
+def test_encode_returns_a_list_and_the_vocabulary_is_a_dict_and_a_list(student):
+    """Contract: `stoi` dict, `itos` list; `encode(text) -> list[int]`"""
+    result = student["kinds"]
+    _encodes_correctly(result["ids"], "(the types are checked on a tokenizer that encodes correctly)")
+    for name, expected in (("itos", "list"), ("stoi", "dict"), ("encode", "list"), ("decode", "str")):
+        is_expected, found = result["kinds"][name]
+        what = f"{name}(...) returned" if name in ("encode", "decode") else f"tokenizer.{name} is"
+        expect(is_expected is True, f"{what} a {found}; the API says a {expected}")
+
+
 @pytest.mark.weight(2)
 def test_decode_inverts_encode_for_lists_and_integer_arrays(student):
     """Contract: `decode(ids) -> str` with ids a list or a 1-D integer NumPy array"""
