@@ -47,7 +47,7 @@ def test_table_matches_the_closed_form_everywhere(student):
 
 
 def test_table_for_an_odd_d_model(student):
-    """Contract: PE[p, 2i] = sin(p / 10000^(2i/d_model)), PE[p, 2i+1] = cos(p / 10000^(2i/d_model))"""
+    """Contract: (any d_model: an odd one ends with a sine column)"""
     expect_close(student["odd_table"], closed_form_table(ODD_MAX_LEN, ODD_D_MODEL),
                  f"pe of PositionalEncoding({ODD_MAX_LEN}, {ODD_D_MODEL}) (an odd d_model: the last column is a sine)")
 
@@ -64,7 +64,7 @@ def test_even_columns_are_sines_and_odd_columns_cosines(student):
 
 
 def test_pe_is_a_numpy_array(student):
-    """Contract: `pe` float32 array (max_len, d_model)"""
+    """Contract: `pe` float32 array (max_len, d_model) (a NumPy array, not a Tensor)"""
     result = student["kind"]
     expect_close(result["table"], EXPECTED, f"{TABLE_WHAT} (its type is checked on a right table)")
     expect_equal(result["type"], "numpy.ndarray", "type of pe (a NumPy array, not a Tensor: it is no parameter)")
@@ -79,7 +79,7 @@ def test_forward_adds_the_first_t_rows_to_the_input(student):
 
 @pytest.mark.weight(2)
 def test_forward_works_up_to_max_len_and_passes_the_gradient_to_x(student):
-    """Contract: `forward(x)` with x (B, T, D) returns x + pe[:T]"""
+    """Contract: returns x + pe[:T] for every T <= max_len, as a Tensor through which the gradient reaches x"""
     result = student["full_length_with_gradient"]
     expect_close(result["out"], REQUEST["x_full"] + EXPECTED, f"forward(x) for T = max_len = {MAX_LEN}")
     expect_close(result["x_grad"], REQUEST["upstream"], "gradient of x after forward(x) (x + pe passes the gradient "
