@@ -26,7 +26,8 @@ def _encodes_correctly(ids, what: str) -> None:
 
 @pytest.mark.weight(2)
 def test_vocabulary_is_the_sorted_set_of_characters(student):
-    """Contract: `fit(text) -> self` builds the vocabulary from the sorted set of characters"""
+    """Contract: `fit(text) -> self` builds the vocabulary from the sorted set of characters (plus `unk_token`, if
+    given, sorted in with the rest); `vocab_size`"""
     vocabulary = student["vocabulary"]
     expect_equal(vocabulary["itos"], VOCABULARY, "itos after fit(text)")
     expect_equal(vocabulary["stoi"], {ch: i for i, ch in enumerate(VOCABULARY)}, "stoi after fit(text)")
@@ -60,7 +61,7 @@ def test_decode_inverts_encode_for_lists_and_integer_arrays(student):
 
 
 def test_fit_returns_the_tokenizer(student):
-    """Contract: `fit(text) -> self`"""
+    """Contract: `CharTokenizer(unk_token=None)`; `fit(text) -> self`"""
     expect_equal(student["vocabulary"]["itos"], VOCABULARY, "itos after fit(text) (fit is checked on a tokenizer "
                  "that builds its vocabulary)")
     expect(student["fit_returns_self"] is True, "fit(text) should return the tokenizer itself (return self)")
