@@ -74,10 +74,11 @@ def test_trained_model_predicts_held_out_text_from_its_context(student):
     random windows of 32 characters, gradient norm clipped at 1.0, `F.cross_entropy` of the shifted logits, not the
     student's loss or trainer) on a small text (about 10,400 characters of short sentences from a tiny grammar, 22
     distinct characters, the last 10% held out), reaches a held-out loss below 0.75 times that of the best model
-    that sees only the previous character (below 0.978 nats: that model gets 1.304, a uniform guess 3.091, the reference about 0.3), and does not
-    look ahead after training: the held-out loss at position t comes from a forward pass on the window cut after t
-    (calls on 1, 2, ..., 32 tokens, shortest first), the logits on whole windows must equal those, and changing later
-    tokens leaves earlier logits unchanged. So `forward` must work for every T <= max_len."""
+    that sees only the previous character (below 0.978 nats: that model gets 1.304, a uniform guess 3.091, the
+    reference about 0.3), and does not look ahead after training: the held-out loss at position t comes from a
+    forward pass on the window cut after t (calls on 1, 2, ..., 32 tokens, shortest first), the logits on whole
+    windows must equal those, and changing later tokens leaves earlier logits unchanged. So `forward` must work for
+    every T <= max_len."""
     result = student["train_and_evaluate"]
     logits, prefix_logits = np.asarray(result["held_out_logits"]), np.asarray(result["prefix_logits"])
     for name, values in (("held-out logits", logits), ("held-out logits of the prefix calls", prefix_logits)):
