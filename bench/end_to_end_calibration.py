@@ -53,7 +53,7 @@ def main() -> None:
                     request = copy.deepcopy(suite.REQUEST)
                     request["training"].update(num_steps=steps, lr=lr, seed=seed)
                     result = train_and_evaluate(namespace, request)
-                    losses.append(suite.shifted_cross_entropy(result["held_out_logits"], suite.HELD_OUT_WINDOWS))
+                    losses.append(suite.shifted_cross_entropy(result["prefix_logits"], suite.HELD_OUT_WINDOWS))
                 cpu = (time.process_time() - started) / len(args.seeds)
                 print(f"steps {steps:4d} lr {lr:.0e} {name:20s} held-out loss " +
                       " ".join(f"{loss:.3f}" for loss in losses) + f"  (max / bigram {max(losses) / bigram:.2f}, "

@@ -119,7 +119,8 @@ def test_output_is_weights_times_values(student):
 
 @pytest.mark.weight(2)
 def test_gradients_of_q_k_v_match_the_closed_form(student):
-    """Contract: q (..., T, Dk), k (..., S, Dk), v (..., S, Dv) Tensors"""
+    """Contract: `scaled_dot_product_attention(q, k, v, mask=None) -> (out, weights)`: q (..., T, Dk), k (..., S, Dk),
+    v (..., S, Dv) Tensors"""
     for case in ("masked_batch", "scaled_case"):
         expected = numpy_attention(**REQUEST[case])
         for name in ("q_grad", "k_grad", "v_grad"):
@@ -130,12 +131,21 @@ def test_gradients_of_q_k_v_match_the_closed_form(student):
 @pytest.mark.parametrize("causal", [False, True])
 def test_self_attention_matches_reference_with_shared_weights(student, reference, causal):
     """Contract: `SelfAttention(d_model, causal=False)`: one head, `q_proj`, `k_proj`, `v_proj` =
-    `Dense(d_model, d_model)`"""
+    `Dense(d_model, d_model)`; `forward(x)` (B, T, D) -> (B, T, D)"""
     case = f"self_attention_{'causal' if causal else 'plain'}"
     mine, expected = student[case], reference[case]
-    what = f"SelfAttention(d_model={D_MODEL}, causal={causal})"
+    what = f"SelfAttention(d_model={D_MODEL}, causal=True)" if causal else f"SelfAttention({D_MODEL}) (not causal)"
     expect_close(mine["last_attention"], expected["last_attention"], f"{what}.last_attention")
     expect_close(mine["out"], expected["out"], f"{what} output")
     expect_close(mine["x_grad"], expected["x_grad"], f"{what}: gradient of the input")
     for name, grad in expected["grads"].items():
         expect_close(mine["grads"][name], grad, f"{what}: gradient of {name}")
+
+
+def test_self_attention_keeps_last_attention_as_a_numpy_array(student, reference):
+    """Contract: keeps `last_attention` (B, T, T) as a NumPy array."""
+    mine = student["self_attention_causal"]
+    expect_close(mine["last_attention"], reference["self_attention_causal"]["last_attention"],
+                 f"SelfAttention(d_model={D_MODEL}, causal=True).last_attention (B, T, T)")
+    expect_equal(mine["last_attention_type"], "numpy.ndarray", "type of SelfAttention.last_attention (a NumPy "
+                 "array for the plots, e.g. `weights.data`, not the weights Tensor)")

@@ -64,7 +64,8 @@ def test_temperature_zero_is_greedy_argmax_decoding(student):
 
 
 def test_returns_the_prompt_and_exactly_max_new_tokens_characters(student):
-    """Contract: returns prompt + the new characters"""
+    """Contract: `generate(model, tokenizer, prompt, max_new_tokens, temperature=1.0, top_k=None, seed=None) ->
+    str`: returns prompt + the new characters"""
     _greedy_works(student)
     text = student["hot"]["text"]
     expect(text.startswith("a") and len(text) == 1 + SAMPLES,
@@ -87,7 +88,8 @@ def test_context_is_cropped_to_the_last_max_len_tokens(student):
 
 @pytest.mark.weight(3)
 def test_samples_follow_softmax_of_logits_over_temperature(student):
-    """Contract: otherwise divides the logits by temperature"""
+    """Contract: otherwise divides the logits by temperature, keeps only the `top_k` largest when given, and samples
+    from the softmax with `np.random.default_rng(seed)`"""
     temperature = REQUEST["hot"]["temperature"]
     # 2000 draws: each frequency has a standard deviation below 0.012, so 0.05 is a generous bound,
     # and far below the gap to softmax(logits) (temperature ignored) or softmax(logits * temperature).

@@ -53,7 +53,7 @@ def test_loss_is_the_mean_cross_entropy_over_b_times_t_minus_one_positions(stude
 
 @pytest.mark.weight(3)
 def test_gradient_of_the_logits_matches_finite_differences(student):
-    """Contract: `loss_fn(logits, ids)` with logits (B, T, V) and ids (B, T)"""
+    """Contract: `LanguageModelLoss()`: `loss_fn(logits, ids)` with logits (B, T, V) and ids (B, T)"""
     case = REQUEST["random_batch"]
     logits = case["logits"].copy()
     expected = numerical_gradient(lambda: numpy_loss(logits, case["ids"]), logits)

@@ -1,6 +1,8 @@
 """Hidden tests for MultiHeadAttention (graded with a known-good mask and attention function).
 
-Every test names the sentence of docs/API.md it checks (`Contract:` in its docstring).
+Every test names the sentence of docs/API.md it checks (`Contract:` in its docstring). The causal layer is
+built as `MultiHeadAttention(d_model, num_heads)`: causal by default. The checks of attributes and errors count
+only when the same layer's output is right.
 """
 
 import numpy as np
@@ -10,6 +12,7 @@ from tests.hidden._checks import expect, expect_close, expect_equal, expect_rais
 
 D_MODEL, HEADS, B, T = 8, 2, 2, 5
 HEAD = D_MODEL // HEADS
+WIDE_HEADS = 4  # the layer built with causal=False has 4 heads of 2 columns
 rng = np.random.default_rng(31)
 
 
@@ -33,9 +36,9 @@ FUTURE = 3  # positions >= FUTURE change in x_future_changed
 x_future_changed = x.copy()
 x_future_changed[:, FUTURE:] = rng.normal(size=(B, T - FUTURE, D_MODEL))
 REQUEST = {
-    "causal": {"d_model": D_MODEL, "num_heads": HEADS, "causal": True, "weights": random_weights(), "x": x,
+    "causal": {"d_model": D_MODEL, "num_heads": HEADS, "weights": random_weights(), "x": x,  # causal by default
                "x_future_changed": x_future_changed, "upstream": rng.normal(size=(B, T, D_MODEL)).astype(np.float32)},
-    "not_causal": {"d_model": D_MODEL, "num_heads": HEADS, "causal": False, "weights": random_weights(), "x": x},
+    "not_causal": {"d_model": D_MODEL, "num_heads": WIDE_HEADS, "causal": False, "weights": random_weights(), "x": x},
     "isolated_heads": {"d_model": D_MODEL, "num_heads": HEADS, "causal": True, "weights": isolating_weights(),
                        "x": x},
     "indivisible": [12, 5],  # the notebook checks (10, 3)
@@ -47,8 +50,9 @@ WHAT = f"MultiHeadAttention({D_MODEL}, {HEADS})"
 def test_output_matches_reference_with_shared_weights(student, reference):
     """Contract: concatenates heads in the same order before `out_proj`"""
     expect_close(student["causal_with_gradients"]["out"], reference["causal_with_gradients"]["out"],
-                 f"{WHAT} output (causal)", atol=1e-4)
-    expect_close(student["not_causal"]["out"], reference["not_causal"]["out"], f"{WHAT} output (causal=False)",
+                 f"{WHAT} output (causal by default)", atol=1e-4)
+    expect_close(student["not_causal"]["out"], reference["not_causal"]["out"],
+                 f"MultiHeadAttention({D_MODEL}, {WIDE_HEADS}, causal=False) output",
                  atol=1e-4)
 
 
@@ -75,9 +79,23 @@ def test_changing_future_tokens_never_changes_earlier_outputs(student, reference
 
 def test_last_attention_keeps_one_causal_map_per_head(student, reference):
     """Contract: keeps `last_attention` (B, H, T, T) as NumPy"""
-    mine = student["causal_with_gradients"]["last_attention"]
+    result = student["causal_with_gradients"]
+    mine = result["last_attention"]
     expect_equal(np.shape(mine), (B, HEADS, T, T), "shape of last_attention (B, H, T, T)")
     expect_close(mine, reference["causal_with_gradients"]["last_attention"], "last_attention", atol=1e-5)
+    expect_equal(result["last_attention_type"], "numpy.ndarray", "type of last_attention (a NumPy array for the "
+                 "plots, e.g. `weights.data`, not the weights Tensor)")
+
+
+def test_num_heads_and_head_dim_attributes(student, reference):
+    """Contract: attributes `num_heads` and `head_dim` (= Dh; the attention-map plot and the KV-cache extension
+    use them)"""
+    for case, heads in (("causal_with_gradients", HEADS), ("not_causal", WIDE_HEADS)):
+        result = student[case]
+        expect_close(result["out"], reference[case]["out"], f"MultiHeadAttention({D_MODEL}, {heads}) output (the "
+                     "attributes count only for a layer whose output is right)", atol=1e-4)
+        for name, expected in (("num_heads", heads), ("head_dim", D_MODEL // heads)):
+            expect_equal(result["attributes"][name], expected, f"MultiHeadAttention({D_MODEL}, {heads}).{name}")
 
 
 @pytest.mark.weight(2)
@@ -99,6 +117,7 @@ def test_head_h_uses_columns_h_of_each_projection_and_concatenates_in_order(stud
 
 def test_d_model_not_divisible_by_heads_raises_value_error(student, reference):
     """Contract: `ValueError` if d_model % num_heads != 0"""
-    expect_close(student["not_causal"]["out"], reference["not_causal"]["out"], f"{WHAT} output (raising for "
+    expect_close(student["not_causal"]["out"], reference["not_causal"]["out"], f"MultiHeadAttention({D_MODEL}, "
+                 f"{WIDE_HEADS}, causal=False) output (raising for "
                  "d_model % num_heads != 0 counts only if valid sizes work)", atol=1e-4)
     expect_raised(student["indivisible_heads"], "ValueError", "MultiHeadAttention(12, 5)")

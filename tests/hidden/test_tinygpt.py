@@ -56,7 +56,10 @@ def test_logits_follow_embedding_positions_blocks_ln_f_lm_head(student):
 
 @pytest.mark.weight(2)
 def test_gradients_match_reference(student, reference):
-    """Contract: `token_embedding` = `Embedding(vocab_size, d_model)`"""
+    """Contract: `TinyGPT(vocab_size, d_model, num_heads, num_layers, max_len, d_ff=None, dropout=0.0)`:
+    `token_embedding` = `Embedding(vocab_size, d_model)`, `positional_encoding` = `PositionalEncoding(max_len,
+    d_model)`, `blocks` (a list of `TransformerBlock`), `ln_f` = `LayerNorm(d_model)`, `lm_head` =
+    `Dense(d_model, vocab_size)`"""
     mine, expected = student["logits_and_gradients"], reference["logits_and_gradients"]
     expect_close(mine["logits"], expected["logits"], "logits", atol=1e-4)
     for name, grad in expected["grads"].items():

@@ -26,7 +26,8 @@ def _encodes_correctly(ids, what: str) -> None:
 
 @pytest.mark.weight(2)
 def test_vocabulary_is_the_sorted_set_of_characters(student):
-    """Contract: `fit(text) -> self` builds the vocabulary from the sorted set of characters"""
+    """Contract: `fit(text) -> self` builds the vocabulary from the sorted set of characters (plus `unk_token`, if
+    given, sorted in with the rest); `vocab_size`"""
     vocabulary = student["vocabulary"]
     expect_equal(vocabulary["itos"], VOCABULARY, "itos after fit(text)")
     expect_equal(vocabulary["stoi"], {ch: i for i, ch in enumerate(VOCABULARY)}, "stoi after fit(text)")
@@ -37,6 +38,16 @@ def test_vocabulary_is_the_sorted_set_of_characters(student):
 def test_encode_gives_the_ids_of_the_sorted_vocabulary(student):
     """Contract: `encode(text) -> list[int]`"""
     _encodes_correctly(student["encode_decode"]["ids"], "")
+
+
+def test_encode_returns_a_list_and_the_vocabulary_is_a_dict_and_a_list(student):
+    """Contract: `stoi` dict, `itos` list; `encode(text) -> list[int]`"""
+    result = student["kinds"]
+    _encodes_correctly(result["ids"], "(the types are checked on a tokenizer that encodes correctly)")
+    for name, expected in (("itos", "list"), ("stoi", "dict"), ("encode", "list"), ("decode", "str")):
+        is_expected, found = result["kinds"][name]
+        what = f"{name}(...) returned" if name in ("encode", "decode") else f"tokenizer.{name} is"
+        expect(is_expected is True, f"{what} a {found}; the API says a {expected}")
 
 
 @pytest.mark.weight(2)
@@ -50,7 +61,7 @@ def test_decode_inverts_encode_for_lists_and_integer_arrays(student):
 
 
 def test_fit_returns_the_tokenizer(student):
-    """Contract: `fit(text) -> self`"""
+    """Contract: `CharTokenizer(unk_token=None)`; `fit(text) -> self`"""
     expect_equal(student["vocabulary"]["itos"], VOCABULARY, "itos after fit(text) (fit is checked on a tokenizer "
                  "that builds its vocabulary)")
     expect(student["fit_returns_self"] is True, "fit(text) should return the tokenizer itself (return self)")

@@ -125,7 +125,8 @@ def test_fit_returns_one_loss_per_step_and_keeps_history(student, reference):
 
 @pytest.mark.weight(2)
 def test_fit_trains_on_random_windows_of_block_size_drawn_with_the_seed(student):
-    """Contract: makes one `rng = np.random.default_rng(seed)` and draws each step's batch with one call
+    """Contract: `fit(tokens, num_steps, batch_size, block_size, seed=0, lr_schedule=None, progress=True) ->
+    list[float]` makes one `rng = np.random.default_rng(seed)` and draws each step's batch with one call
     `tinytorch.data.random_windows(tokens, batch_size, block_size, rng)`"""
     batches = student["fit"]["batches"]
     expect_equal(len(batches), NUM_STEPS, "number of batches the model saw during fit")

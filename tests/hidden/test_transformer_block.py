@@ -110,6 +110,15 @@ def test_gradients_match_reference(student, reference):
         expect_close(mine["grads"][name], grad, f"gradient of {name}", atol=1e-4)
 
 
+def test_attn_is_a_causal_multi_head_attention_of_the_block_sizes(student):
+    """Contract: `ln1`, `attn` (causal `MultiHeadAttention`), `ln2`, `fc1` = `Dense(d_model, d_ff)`,
+    `fc2` = `Dense(d_ff, d_model)`"""
+    _wiring_is_right(student, " (how attn was built counts only for a right block)")
+    expect_equal(student["wiring"]["attn_built"], {"d_model": D_MODEL, "num_heads": HEADS, "causal": True},
+                 f"the arguments TransformerBlock({D_MODEL}, {HEADS}) gave MultiHeadAttention (a language model's "
+                 "attention must be causal)")
+
+
 def test_d_ff_defaults_to_four_times_d_model(student):
     """Contract: `TransformerBlock(d_model, num_heads, d_ff=None, dropout=0.0)`, d_ff defaults to 4 * d_model"""
     _wiring_is_right(student)

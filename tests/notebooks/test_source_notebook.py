@@ -35,7 +35,7 @@ def test_no_cell_raises(executed: nbformat.NotebookNode) -> None:
 def test_every_visible_check_says_it_passed(executed: nbformat.NotebookNode) -> None:
     checks = [cell for cell in executed.cells if cell.cell_type == "code"  # 0-point grade cells, and the KV cache's
               and cell.metadata.get("nbgrader", {}).get("locked") and (grade_id(cell) or "").endswith("_checks")]
-    assert len(checks) == 12, f"expected 12 visible check cells (11 parts and the KV cache), found {len(checks)}"
+    assert len(checks) == 13, f"expected 13 visible check cells (11 parts, end to end, KV cache), found {len(checks)}"
     for cell in checks:
         assert "✓" in stdout(cell) and "checks passed." in stdout(cell), \
             f"{grade_id(cell)} should print its ✓ lines and 'All ... checks passed.', printed:\n{stdout(cell)}"

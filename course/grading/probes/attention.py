@@ -6,7 +6,7 @@ from typing import Any
 
 from tinytorch import Tensor
 
-from .common import array, backward_with, gradients, load_weights, need, swapped
+from .common import array, backward_with, gradients, load_weights, need, swapped, type_name
 from .standins import reference_causal_mask
 
 SELF_ATTENTION_WEIGHTS = [f"{p}.{kind}" for p in ("q_proj", "k_proj", "v_proj") for kind in ("weight", "bias")]
@@ -44,10 +44,11 @@ def tensor_mask(ns: dict, request: dict) -> dict[str, Any]:
 
 
 def _self_attention(ns: dict, request: dict, causal: bool) -> dict[str, Any]:
+    """SelfAttention(d_model, causal=True), or SelfAttention(d_model) (not causal by default)."""
     config = request["self_attention"]
     # The causal option is graded here, the mask itself in its own suite: use a known-good mask.
     with swapped(ns, causal_mask=reference_causal_mask):
-        layer = need(ns, "SelfAttention")(config["d_model"], causal=causal)
+        layer = need(ns, "SelfAttention")(config["d_model"], **({"causal": True} if causal else {}))
         load_weights(layer, config["weights"])
         x = Tensor(config["x"], requires_grad=True)  # (B, T, D)
         out = layer(x)  # (B, T, D)
@@ -57,6 +58,7 @@ def _self_attention(ns: dict, request: dict, causal: bool) -> dict[str, Any]:
         "x_grad": array(x.grad),
         "grads": gradients(layer, SELF_ATTENTION_WEIGHTS),
         "last_attention": array(getattr(layer, "last_attention", None)),
+        "last_attention_type": type_name(getattr(layer, "last_attention", None)),
     }
 
 

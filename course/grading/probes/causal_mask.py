@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import array, need
+from .common import array, need, type_name
 
 
 def masks(ns: dict, request: dict) -> dict[str, Any]:
@@ -14,7 +14,7 @@ def masks(ns: dict, request: dict) -> dict[str, Any]:
 
 def kind(ns: dict, request: dict) -> dict[str, Any]:
     mask = need(ns, "causal_mask")(request["lengths"][-1])
-    return {"type": f"{type(mask).__module__}.{type(mask).__name__}", "dtype": str(getattr(mask, "dtype", None))}
+    return {"type": type_name(mask), "dtype": str(getattr(mask, "dtype", None))}
 
 
 CASES = {"masks": masks, "kind": kind}

@@ -100,3 +100,17 @@ def require_instance(value: Any, cls: type, where: str, how: str) -> None:
 def number(value: Any) -> float:
     """A Python float from a float, a NumPy scalar or a one-element Tensor."""
     return float(np.asarray(value.data if isinstance(value, tt.Tensor) else value).reshape(-1)[0])
+
+
+def type_name(value: Any) -> str:
+    """`numpy.ndarray`, `tinytorch.tensor.Tensor`, `builtins.NoneType`, ...: what the student's code kept."""
+    return f"{type(value).__module__}.{type(value).__name__}"
+
+
+def plain_number(value: Any) -> int | float | str | None:
+    """An attribute as plain data: Python and NumPy numbers as numbers, None as None, anything else by its type."""
+    if value is None or type(value) in (int, float):
+        return value
+    if isinstance(value, np.integer | np.floating):
+        return value.item()
+    return f"a {type(value).__name__}"

@@ -53,12 +53,14 @@ class StandInLayerNorm(nn.Module):
 class StandInAttention(nn.Module):
     """A causal linear mixing: causal_running_mean(x) @ weight. (B, T, D) -> (B, T, D).
 
-    Keeps MultiHeadAttention's plain attributes: num_heads, head_dim, causal, last_attention (B, H, T, T).
+    Keeps MultiHeadAttention's plain attributes: num_heads, head_dim, causal, last_attention (B, H, T, T);
+    `built` records the constructor's arguments, so that the block suite sees what the block asked for.
     """
 
     def __init__(self, d_model: int, num_heads: int, causal: bool = True):
         super().__init__()
         self.num_heads, self.head_dim, self.causal = num_heads, d_model // num_heads, causal
+        self.built = {"d_model": d_model, "num_heads": num_heads, "causal": bool(causal)}
         self.weight = nn.Parameter(np.eye(d_model, dtype=np.float32))
         self.last_attention: np.ndarray | None = None
 

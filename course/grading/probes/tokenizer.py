@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import need, outcome
+from .common import need, outcome, type_name
 
 
 def _fitted(ns: dict, text: str, **options: Any) -> Any:
@@ -32,6 +32,17 @@ def encode_decode(ns: dict, request: dict) -> dict[str, Any]:
     ids = [int(i) for i in tokenizer.encode(request["sample"])]
     return {"ids": ids, "decoded": str(tokenizer.decode(ids)), "decoded_given": str(tokenizer.decode(request["ids"])),
             "decoded_array": str(tokenizer.decode(np.asarray(request["ids"], dtype=np.int64)))}
+
+
+def kinds(ns: dict, request: dict) -> dict[str, Any]:
+    """What fit keeps and encode/decode return: {name: [isinstance of the API's type, type name]}, and the ids."""
+    tokenizer = _fitted(ns, request["text"])
+    ids = tokenizer.encode(request["sample"])
+    decoded = tokenizer.decode(request["ids"])
+    found = {"itos": (tokenizer.itos, list), "stoi": (tokenizer.stoi, dict), "encode": (ids, list),
+             "decode": (decoded, str)}
+    return {"kinds": {name: [isinstance(value, kind), type_name(value)] for name, (value, kind) in found.items()},
+            "ids": [int(i) for i in ids]}
 
 
 def unknown_character(ns: dict, request: dict) -> dict[str, Any]:
@@ -62,6 +73,7 @@ CASES = {
     "fit_returns_self": fit_returns_self,
     "vocabulary": vocabulary,
     "encode_decode": encode_decode,
+    "kinds": kinds,
     "unknown_character": unknown_character,
     "with_unk_token": with_unk_token,
     "encode_before_fit": encode_before_fit,

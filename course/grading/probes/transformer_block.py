@@ -36,7 +36,7 @@ def _forward(ns: dict, config: dict, with_gradients: bool) -> dict[str, Any]:
     load_weights(block, config["weights"])
     x = Tensor(config["x"], requires_grad=True)  # (B, T, D)
     out = block(x)  # (B, T, D)
-    result = {"out": array(out)}
+    result = {"out": array(out), "attn_built": block.attn.built}
     if with_gradients:
         backward_with(out, config["upstream"])
         result.update(x_grad=array(x.grad), grads=gradients(block, WEIGHT_NAMES))
