@@ -12,7 +12,8 @@ TESTS = Path(__file__).resolve().parent / "tests"
 FAST = (TESTS / "framework", TESTS / "hidden", TESTS / "grader" / "test_harness.py")
 # Files whose tests share nothing costly, so xdist may spread them over the workers; every other file's tests
 # stay together on one worker, which then sets up its module fixtures (a graded batch, a server) once.
-SPREAD = (TESTS / "install" / "test_student_install.py",)
+SPREAD = tuple(TESTS / "install" / name for name in
+               ("test_student_install.py", "test_handout_platforms.py", "test_fresh_clone.py"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
