@@ -18,10 +18,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course.handout import build_handout
+from course.handout import INSTALL, build_handout
 from course.lock import uv
 from course.submissions import fill_release
-from tests.install.interpreters import Interpreter, summary, supported_interpreters
+from tests.install.interpreters import Interpreter, summary, supported_interpreters, supported_minors
 
 REPO = Path(__file__).resolve().parents[2]
 RELEASE = REPO / "release" / "tinygpt" / "tinygpt.ipynb"
@@ -53,6 +53,12 @@ def student_environment(interpreter: Interpreter, handout: Path) -> Path:
     wheel = next(handout.glob("tinytorch-*.whl"))
     subprocess.run([*install, "--no-deps", "--reinstall", str(wheel)], check=True)
     return python
+
+
+def test_install_notes_name_every_supported_python_and_no_fixed_one():
+    assert all(minor in INSTALL for minor in supported_minors()), "INSTALL.md should name the supported Pythons"
+    assert "python3 -m venv .venv" in INSTALL and "py -m venv .venv" in INSTALL
+    assert "python3.11 -m venv" not in INSTALL and "py -3.11" not in INSTALL
 
 
 def test_the_machine_has_a_supported_interpreter():
