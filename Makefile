@@ -9,7 +9,7 @@ SUPPORTED := CPython 3.11.0 to 3.13
 # The newest supported interpreter on PATH, whatever its name (`make PYTHON=/path/to/python3.12 venv` picks one).
 PYTHON ?= $(shell for name in python3.13 python3.12 python3.11 python3; do \
 	$$name -c 'import sys; v = sys.version_info; (3, 11) <= v[:2] < (3, 14) and print(v[1], sys.executable)' \
-	2>/dev/null; done | sort -rn | head -n 1 | cut -d ' ' -f 2)
+	2>/dev/null; done | sort -s -k1,1rn | head -n 1 | cut -d ' ' -f 2)
 VENV := .venv
 PY := $(VENV)/bin/python
 COURSE := $(PY) -m course.cli
