@@ -35,23 +35,32 @@ CHECK = Path(__file__).with_name("handout_check.py")  # shipped as check.py
 INSTALL = """\
 # TinyGPT: installing, working, checking, handing in
 
-Unzipping `handout.zip` gives a folder `handout/`; every command below runs in it. You need Python 3.11
-(the version the pinned packages were tested with) with `venv` and pip, and about 1 GB of disk space.
+Unzipping `handout.zip` gives a folder `handout/`; every command below runs in it. You need Python 3.11,
+3.12 or 3.13 (`python3 --version` says which you have; on Windows `py --version`; python.org has
+installers) with `venv` and pip, and about 1 GB of disk space.
 
-## 1. Install (once, 2 to 5 minutes)
+## 1. Install (once, 1 to 5 minutes)
+
+Linux and macOS (a terminal):
 
 ```
-cd handout
-python3.11 -m venv .venv
-. .venv/bin/activate
-pip install -r requirements.txt {wheel}
+python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt {wheel}
 ```
 
-On Windows the second and third lines are `py -3.11 -m venv .venv` and `.venv\\Scripts\\activate`.
+Windows (PowerShell):
+
+```
+py -m venv .venv; .venv\\Scripts\\Activate.ps1; pip install -r requirements.txt {wheel}
+```
+
+If `python3` (or `py`) is another version, name a supported one: `python3.12 -m venv .venv`, or
+`py -3.12 -m venv .venv`. If PowerShell refuses to run `Activate.ps1`, run
+`Set-ExecutionPolicy -Scope CurrentUser RemoteSigned` once.
 `requirements.txt` pins the exact versions the course was tested with (JupyterLab, NumPy, matplotlib,
-ipywidgets for the progress bars, ...; on macOS and Windows pip adds the few packages only those need);
-`{wheel}` is `tinytorch`, the framework you build on.
-Each time you come back, `cd handout` and `. .venv/bin/activate` again.
+ipywidgets for the progress bars, ...), the same on every supported Python, on Linux, macOS and Windows
+(pip adds the few packages only Windows or macOS need); `{wheel}` is `tinytorch`, the framework you build on.
+Each time you come back, `cd handout` and activate the environment again: `. .venv/bin/activate`
+(Windows: `.venv\\Scripts\\Activate.ps1`).
 
 ## 2. Work
 

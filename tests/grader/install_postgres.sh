@@ -2,6 +2,7 @@
 # `make test` needs PostgreSQL's server binaries (tests/grader/test_postgres.py starts a private server and
 # stops it). Installs Debian's postgresql when they are missing (as root), without starting its own service.
 if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    echo "PostgreSQL server for the gradebook tests: $(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | tail -n 1)"
     exit 0
 fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -36,7 +36,7 @@ def second_checkout():
         pytest.fail("unshare (util-linux) is not installed: the sandbox needs it")
     Path("/srv").mkdir(exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="tinygpt-last-term-", dir="/srv"))
-    shutil.copytree(REPO, folder / "tinygpt", ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__"))
+    shutil.copytree(REPO, folder / "tinygpt", ignore=shutil.ignore_patterns(".venv*", ".git", "__pycache__"))
     for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     yield folder / "tinygpt"
