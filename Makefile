@@ -25,8 +25,9 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
 UV := $(VENV)/bin/uv
-# Tests run on every core; tests that share one server or folder are kept on one worker (xdist_group).
-PYTEST := $(PY) -m pytest -n auto --dist loadgroup
+# Tests run on every core, one file's tests on one worker (they share its module fixtures: a graded batch,
+# a server, a folder). Not `--dist loadgroup`: pytest 9.2 broke its grouping (pytest-xdist issue 1386).
+PYTEST := $(PY) -m pytest -n auto --dist loadfile
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "No supported Python on PATH: the course needs $(SUPPORTED) as python3.13, \

@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from pathlib import Path
 
 from course.grading.sandbox import run_probe
 from tests.grader.helpers import LIMITS, PROBES
-from tests.grader.unprivileged import make_reachable
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.grader.unprivileged import arguments_as_user
 
 COMMON = r'''
 import ctypes
@@ -209,13 +205,7 @@ def reader_solution(good_code: str) -> str:
 
 
 def main() -> None:
-    uid, out, notebooks = int(sys.argv[1]), Path(sys.argv[2]), [Path(p) for p in sys.argv[3:]]
-    if os.getuid() == 0:
-        make_reachable([Path(sys.base_prefix), Path(sys.prefix), REPO, out.parent, *notebooks])
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-        os.execv(sys.executable, [sys.executable, "-m", "tests.grader.channels", *sys.argv[1:]])
+    out, notebooks = arguments_as_user("tests.grader.channels")
     results = {}
     for notebook in notebooks:
         run = run_probe(notebook, "attack", {}, LIMITS, probes=PROBES)

@@ -75,14 +75,21 @@ def run_as(uid: int, out: Path, notebooks: list[Path], timeout: float) -> dict:
     return json.loads(out.read_text())
 
 
-def main() -> None:
+def arguments_as_user(module: str) -> tuple[Path, list[Path]]:
+    """`python -m MODULE UID OUT NOTEBOOK...`: (OUT, NOTEBOOKs), in a process of user UID. Started as root, it
+    makes what the run needs reachable for UID and runs MODULE again as UID (so this returns only there)."""
     uid, out, notebooks = int(sys.argv[1]), Path(sys.argv[2]), [Path(p) for p in sys.argv[3:]]
     if os.getuid() == 0:
         make_reachable([Path(sys.base_prefix), Path(sys.prefix), REPO, out.parent, *notebooks])
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
-        os.execv(sys.executable, [sys.executable, "-m", "tests.grader.unprivileged", *sys.argv[1:]])
+        os.execv(sys.executable, [sys.executable, "-m", module, *sys.argv[1:]])
+    return out, notebooks
+
+
+def main() -> None:
+    out, notebooks = arguments_as_user("tests.grader.unprivileged")
     out.write_text(json.dumps(grade(notebooks)))
 
 
