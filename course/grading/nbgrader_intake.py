@@ -34,7 +34,7 @@ from nbgrader.converters.base import NbGraderException
 
 from course.grading.intake import check_folder, check_student_id, take_in
 from course.grading.nbgrader_hooks import graded_by_harness, release_notebook
-from course.grading.report import markdown_text
+from course.grading.report import markdown_text, one_line
 
 
 class IntakeExporter(NotebookExporter):
@@ -52,11 +52,11 @@ class IntakeExporter(NotebookExporter):
                                         escape=True)
         refused = {}
         for folder in converter.assignments:
-            found = re.fullmatch(pattern, folder)
+            found = re.fullmatch(pattern, folder, re.DOTALL)  # a line break in a folder name is refused below
             if found and graded_by_harness(found["assignment"]):
                 reason = check_student_id(found["student"]) or check_folder(Path(folder))
                 if reason:
-                    refused[folder] = f"{found['student']}: not graded: {reason}"
+                    refused[folder] = f"{one_line(found['student'], 120)}: not graded: {reason}"
                     self.log.error("%s", refused[folder])
         if refused and len(refused) == len(converter.assignments):
             raise NbGraderException(" | ".join(refused.values()))

@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 FULL, ZERO = {"causal_mask": 6, "tokenizer": 8}, {"causal_mask": 0, "tokenizer": 0}
 # student -> the line nbgrader must log instead of reading or copying anything of the folder
-REFUSED = {"fifo": "fifo: not graded: tinygpt.ipynb is a FIFO; a submission may hold only folders and regular files",
+REFUSED = {"bad\nname": "bad ↵ name: not graded: the folder name 'bad\\nname' is not a usable student id",
+           "fifo": "fifo: not graded: tinygpt.ipynb is a FIFO; a submission may hold only folders and regular files",
            "grades": "grades: not graded: the student id 'grades' is the name of one of the grader's own outputs",
            "linked": "linked: not graded: answers.py is a symbolic link; a submission may hold only folders and "
                      "regular files",
@@ -56,7 +57,7 @@ def graded(tmp_path_factory):
     shutil.copy(REPO / "nbgrader_config.py", root)
     secret = tmp_path_factory.mktemp("reference") / "tinygpt.py"  # stands for solutions/, outside the folder
     secret.write_text(f"REFERENCE = {uuid.uuid4().hex!r}\n")
-    for student in ("a-victim", "linked", "grades", "z-victim"):
+    for student in ("a-victim", "bad\nname", "linked", "grades", "z-victim"):  # nbgrader alone stops at a line break
         submit(root, student, solved(root))
     for student in ("fifo", "zeros", *ZEROED):
         (root / "submitted" / student / "tinygpt").mkdir(parents=True)
