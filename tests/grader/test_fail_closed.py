@@ -92,9 +92,10 @@ def forget_grades(course: Path) -> None:
     shutil.rmtree(course / "autograded", ignore_errors=True)
 
 
-def run(program: str, course: Path, *args: str, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
+def run(program: str, course: Path, *args: str, pythonpath: Path | None = None,
+        db_url: str | None = None) -> subprocess.CompletedProcess:
     env = {"PATH": str(Path(sys.executable).parent), "HOME": str(course), **(
-        {"PYTHONPATH": str(pythonpath)} if pythonpath else {})}
+        {"PYTHONPATH": str(pythonpath)} if pythonpath else {}), **({"NBGRADER_DB_URL": db_url} if db_url else {})}
     return subprocess.run([sys.executable, "-c", f"import sys\n{program}", *args], cwd=course, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -115,11 +116,11 @@ def stopped_in_one_line(finished: subprocess.CompletedProcess, cause: str) -> No
     assert "Executing notebook" not in finished.stderr
 
 
-def refused_in_one_line(finished: subprocess.CompletedProcess, cause: str) -> None:
+def refused_in_one_line(finished: subprocess.CompletedProcess, cause: str, line: str = NOT_LOADED) -> None:
     """A server (Formgrader): keeps running; its autograde fails with the one line."""
     assert finished.returncode == 0 and "the server is still up" in finished.stdout, finished.stderr[-2000:]
     error = next(line for line in finished.stdout.splitlines() if line.startswith("API error:"))
-    assert "API: False" in finished.stdout and error.startswith(f"API error: RuntimeError: {NOT_LOADED}"), error
+    assert "API: False" in finished.stdout and error.startswith(f"API error: RuntimeError: {line}"), error
     assert cause in error and "Executing notebook" not in finished.stderr
 
 
@@ -144,6 +145,13 @@ def test_with_an_inconsistent_points_table_nbgrader_stops_in_one_line(course, in
     finished = run(program, course, *args, pythonpath=inconsistent)
     outcome(finished, "ComponentsError: course/components.py: the points add up to 104")
     assert scores(course) is None
+
+
+def test_a_server_with_a_gradebook_that_cannot_be_opened_stays_up_and_refuses_autograde(course):
+    forget_grades(course)
+    finished = run(FORMGRADER_API, course, STUDENT, db_url="postgresql://grader:secret-pw@127.0.0.1:1/gradebook")
+    refused_in_one_line(finished, "Is the server running", line="nbgrader_config.py: cannot open the gradebook")
+    assert "secret-pw" not in finished.stdout + finished.stderr and scores(course) is None
 
 
 def test_course_grade_stops_without_the_course_package_or_with_an_inconsistent_table(course, inconsistent):
