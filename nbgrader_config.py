@@ -3,8 +3,10 @@
 The course directory is this folder. The gradebook is `gradebook.db` here unless the environment
 variable NBGRADER_DB_URL names another database (postgresql://USER:PASSWORD@HOST:PORT/DATABASE needs
 the `postgres` extra). `nbgrader autograde` and Formgrader's Autograde button grade with the sandboxed
-harness (course.grading.nbgrader_hooks): nbgrader starts no kernel and runs no student code. Other
-assignments of this folder are graded by nbgrader as usual.
+harness (course.grading.nbgrader_hooks): nbgrader starts no kernel and runs no student code, and it takes
+submissions in as `course grade` does (course.grading.nbgrader_intake: a symbolic link, FIFO or device in a
+submission folder is refused before nbgrader copies it, a notebook that is not valid scores zero with the
+reason). Other assignments of this folder are graded by nbgrader as usual.
 
 Fail closed: if the course package cannot be imported here, its table (course/components.py) is inconsistent
 or the gradebook cannot be opened, every nbgrader command stops with one line instead of grading with nbgrader's
