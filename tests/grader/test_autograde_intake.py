@@ -18,10 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.apps import NbGraderAPI
 
 from course.build import generate_release
-from course.grading.gradebook import gradebook_scores, nbgrader_config
+from course.grading.gradebook import gradebook_scores
 from tests.grader.helpers import SUITES
 from tests.grader.test_nbgrader import mini_source, solved, submit
 
@@ -112,10 +111,16 @@ def test_a_notebook_nbformat_cannot_load_scores_zero_with_its_reason(graded):
         assert len(feedback) == 2 and all(f"Could not check your code: {reason}" in text for text in feedback)
 
 
-def test_formgraders_button_on_a_refused_folder_fails_with_the_reason(graded, monkeypatch):
+def test_formgraders_button_on_a_refused_folder_fails_with_the_reason(graded):
+    """NbGraderAPI.autograde, in a child process: without the intake it would block on the FIFO for ever."""
     course, _, _ = graded
-    monkeypatch.delenv("NBGRADER_DB_URL", raising=False)
-    result = NbGraderAPI(config=nbgrader_config(course)).autograde("tinygpt", "fifo", force=True)
+    program = ("import json, sys; from nbgrader.apps import NbGraderAPI; from course.grading.gradebook import "
+               "nbgrader_config\nprint(json.dumps(NbGraderAPI(config=nbgrader_config(sys.argv[1])).autograde("
+               "'tinygpt', 'fifo', force=True)))")
+    env = {name: value for name, value in os.environ.items() if name != "NBGRADER_DB_URL"}
+    finished = subprocess.run([sys.executable, "-c", program, str(course)], capture_output=True, text=True, env=env,
+                              timeout=120)
+    result = json.loads(finished.stdout.strip().splitlines()[-1])
     assert not result["success"] and result["error"].strip().splitlines()[-1].endswith(REFUSED["fifo"]), result
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "tinygpt") as gradebook:
         assert "fifo" not in {student.id for student in gradebook.students}
