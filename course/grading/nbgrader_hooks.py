@@ -65,6 +65,15 @@ def _folder(preprocessor: NbGraderPreprocessor, step: str, resources: dict) -> P
     return Path(coursedir.format_path(step, info["student"], info["assignment"]))
 
 
+def release_notebook(coursedir, resources: dict) -> nbformat.NotebookNode:
+    """The release's version of the notebook being autograded (`release/<assignment>/<notebook>.ipynb`)."""
+    assignment, name = resources["nbgrader"]["assignment"], resources["nbgrader"]["notebook"]
+    release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment)) / f"{name}.ipynb"
+    if not release.is_file():
+        raise GradingError(f"no release notebook {release} to check the submission against; run `course build`")
+    return nbformat.read(release, as_version=4)
+
+
 class MatchRelease(NbGraderPreprocessor):
     """First sanitize step: the submission's nbgrader cells become the release's (`match_release`); what
     changed is listed in a note at the top of the notebook, which nbgrader's feedback shows."""
@@ -72,12 +81,7 @@ class MatchRelease(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         if not graded_by_harness(resources["nbgrader"]["assignment"]):
             return nb, resources
-        coursedir = _course_directory(self)
-        assignment, name = resources["nbgrader"]["assignment"], resources["nbgrader"]["notebook"]
-        release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment)) / f"{name}.ipynb"
-        if not release.is_file():
-            raise GradingError(f"no release notebook {release} to check the submission against; run `course build`")
-        nb, problems = match_release(nb, nbformat.read(release, as_version=4))
+        nb, problems = match_release(nb, release_notebook(_course_directory(self), resources))
         for problem in problems:
             self.log.warning("%s: %s", resources["nbgrader"]["student"], problem)
         if problems:

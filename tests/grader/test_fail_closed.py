@@ -1,8 +1,8 @@
 """Fail closed: when the harness cannot be loaded, nbgrader never grades with its defaults and awards nothing.
 
 Three ways it breaks, each through `nbgrader autograde`, the API behind Formgrader's Autograde button
-(Formgrader loads nbgrader_config.py with `NbGrader().load_config_file()`, then calls `NbGraderAPI.autograde`)
-and `course grade`:
+(Formgrader loads nbgrader_config.py with `NbGrader().load_config_file()` inside the JupyterLab server, then calls
+`NbGraderAPI.autograde`; the server must stay up, the autograde fail) and `course grade`:
 
 - the `course` package is not importable where nbgrader runs (a hub's own nbgrader): simulated by
   `sys.modules["course"] = None` in the child process;
@@ -34,13 +34,17 @@ STUDENT = "ada"
 NO_COURSE = "import sys; sys.modules['course'] = None\n"
 NBGRADER_CLI = "from nbgrader.apps.nbgraderapp import main; sys.argv = ['nbgrader', *sys.argv[1:]]; main()\n"
 FORMGRADER_API = """
+from jupyter_server.serverapp import ServerApp
 from nbgrader.apps import NbGraderAPI
 from nbgrader.apps.baseapp import NbGrader
+ServerApp.instance()  # the application of a JupyterLab server process (not one of nbgrader's commands)
 app = NbGrader()
 app.load_config_file()  # what Formgrader does when JupyterLab loads it
 app.config.CourseDirectory.course_id = "tinygpt"  # as a hub instructor's own config would say
 result = NbGraderAPI(config=app.config).autograde("tinygpt", sys.argv[1], force=True)
 print("API:", result["success"])
+print("API error:", (result.get("error") or "none").strip().splitlines()[-1])
+print("the server is still up")
 """
 
 
@@ -88,9 +92,10 @@ def forget_grades(course: Path) -> None:
     shutil.rmtree(course / "autograded", ignore_errors=True)
 
 
-def run(program: str, course: Path, *args: str, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
+def run(program: str, course: Path, *args: str, pythonpath: Path | None = None,
+        db_url: str | None = None) -> subprocess.CompletedProcess:
     env = {"PATH": str(Path(sys.executable).parent), "HOME": str(course), **(
-        {"PYTHONPATH": str(pythonpath)} if pythonpath else {})}
+        {"PYTHONPATH": str(pythonpath)} if pythonpath else {}), **({"NBGRADER_DB_URL": db_url} if db_url else {})}
     return subprocess.run([sys.executable, "-c", f"import sys\n{program}", *args], cwd=course, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -100,29 +105,53 @@ def awarded(course: Path) -> float:
     return sum(points for grade_id, points in recorded.items() if grade_id.startswith(HIDDEN_PREFIX))
 
 
+NOT_LOADED = "nbgrader_config.py: the course's grader cannot be loaded"
+
+
 def stopped_in_one_line(finished: subprocess.CompletedProcess, cause: str) -> None:
+    """nbgrader's command line: exits non-zero with the one line."""
     assert finished.returncode != 0, finished.stdout + finished.stderr
     last = finished.stderr.strip().splitlines()[-1]
-    assert last.startswith("nbgrader_config.py: the course's grader cannot be loaded") and cause in last, (
-        finished.stderr[-2000:])
-    assert "Executing notebook" not in finished.stderr and "API:" not in finished.stdout
+    assert last.startswith(NOT_LOADED) and cause in last, finished.stderr[-2000:]
+    assert "Executing notebook" not in finished.stderr
 
 
-@pytest.mark.parametrize("entry", [NBGRADER_CLI, FORMGRADER_API], ids=["nbgrader autograde", "Formgrader API"])
+def refused_in_one_line(finished: subprocess.CompletedProcess, cause: str, line: str = NOT_LOADED) -> None:
+    """A server (Formgrader): keeps running; its autograde fails with the one line."""
+    assert finished.returncode == 0 and "the server is still up" in finished.stdout, finished.stderr[-2000:]
+    error = next(line for line in finished.stdout.splitlines() if line.startswith("API error:"))
+    assert "API: False" in finished.stdout and error.startswith(f"API error: RuntimeError: {line}"), error
+    assert cause in error and "Executing notebook" not in finished.stderr
+
+
+ENTRIES = {"nbgrader autograde": (NBGRADER_CLI, stopped_in_one_line), "Formgrader API": (FORMGRADER_API,
+                                                                                        refused_in_one_line)}
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
 def test_without_the_course_package_nbgrader_stops_in_one_line(course, entry):
     forget_grades(course)
-    args = ["autograde", "tinygpt", f"--student={STUDENT}", "--force"] if entry is NBGRADER_CLI else [STUDENT]
-    stopped_in_one_line(run(NO_COURSE + entry, course, *args), "ModuleNotFoundError")
+    program, outcome = ENTRIES[entry]
+    args = ["autograde", "tinygpt", f"--student={STUDENT}", "--force"] if program is NBGRADER_CLI else [STUDENT]
+    outcome(run(NO_COURSE + program, course, *args), "ModuleNotFoundError")
     assert scores(course) is None
 
 
-@pytest.mark.parametrize("entry", [NBGRADER_CLI, FORMGRADER_API], ids=["nbgrader autograde", "Formgrader API"])
+@pytest.mark.parametrize("entry", ENTRIES)
 def test_with_an_inconsistent_points_table_nbgrader_stops_in_one_line(course, inconsistent, entry):
     forget_grades(course)
-    args = ["autograde", "tinygpt", f"--student={STUDENT}", "--force"] if entry is NBGRADER_CLI else [STUDENT]
-    finished = run(entry, course, *args, pythonpath=inconsistent)
-    stopped_in_one_line(finished, "ComponentsError: course/components.py: the points add up to 104")
+    program, outcome = ENTRIES[entry]
+    args = ["autograde", "tinygpt", f"--student={STUDENT}", "--force"] if program is NBGRADER_CLI else [STUDENT]
+    finished = run(program, course, *args, pythonpath=inconsistent)
+    outcome(finished, "ComponentsError: course/components.py: the points add up to 104")
     assert scores(course) is None
+
+
+def test_a_server_with_a_gradebook_that_cannot_be_opened_stays_up_and_refuses_autograde(course):
+    forget_grades(course)
+    finished = run(FORMGRADER_API, course, STUDENT, db_url="postgresql://grader:secret-pw@127.0.0.1:1/gradebook")
+    refused_in_one_line(finished, "Is the server running", line="nbgrader_config.py: cannot open the gradebook")
+    assert "secret-pw" not in finished.stdout + finished.stderr and scores(course) is None
 
 
 def test_course_grade_stops_without_the_course_package_or_with_an_inconsistent_table(course, inconsistent):
