@@ -37,7 +37,8 @@ INSTALL = """\
 
 Unzipping `handout.zip` gives a folder `handout/`; every command below runs in it. You need Python 3.11,
 3.12 or 3.13 (`python3 --version` says which you have; on Windows `py --version`; python.org has
-installers) with `venv` and pip, and about 1 GB of disk space.
+installers; on Debian and Ubuntu also `sudo apt install python3-venv`) with `venv` and pip, and about 1 GB
+of disk space.
 
 ## 1. Install (once, 1 to 5 minutes)
 

@@ -1,21 +1,17 @@
 """A real JupyterLab server for the browser test, and the student environment it runs in.
 
-`student_environment` builds `.venv-student` from the hand-out exactly as INSTALL.md says
-(`pip install -r requirements.txt <wheel>`), once per student lock: the folder keeps the lock's hash and
-is rebuilt only when the lock changes. `jupyter_lab` starts `jupyter lab` from a given environment on a
+The student environment is `tests.install.student_environment`'s (INSTALL.md's install line, once per student
+lock and interpreter). `jupyter_lab` starts `jupyter lab` from a given environment on a
 free port with a fresh home and settings folder, waits until it answers, and stops it afterwards.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-STUDENT_VENV = REPO / ".venv-student"
 TOKEN = "browser-test"
 # User settings: no "fetch Jupyter news?" toast over the screenshots; every cell kept in the page (not
 # virtualised) so that the test can read every output.
@@ -32,22 +27,6 @@ SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
-
-
-def student_environment(handout: Path) -> Path:
-    """`.venv-student/bin/python` with the hand-out's requirements.txt and wheel installed (cached per lock)."""
-    requirements = handout / "requirements.txt"
-    key = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()
-    stamp, python = STUDENT_VENV / ".lock-sha256", STUDENT_VENV / "bin" / "python"
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    if not (python.is_file() and stamp.is_file() and stamp.read_text() == key):
-        shutil.rmtree(STUDENT_VENV, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(STUDENT_VENV)], check=True)
-        subprocess.run([*pip, "-r", str(requirements)], check=True)
-        stamp.write_text(key)
-    wheel = next(handout.glob("tinytorch-*.whl"))
-    subprocess.run([*pip, "--no-deps", "--force-reinstall", str(wheel)], check=True)
-    return python
 
 
 def _free_port() -> int:

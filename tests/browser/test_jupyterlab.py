@@ -1,6 +1,6 @@
 """The hand-out as students use it: a real Chromium (Playwright) against a real JupyterLab server.
 
-The student's JupyterLab runs in `.venv-student`, installed from the hand-out exactly as INSTALL.md says.
+The student's JupyterLab runs in `.venv-student-<version>`, installed from the hand-out exactly as INSTALL.md says.
 The untouched release opens and Run All stops at the first stub; a notebook filled with the reference
 code runs top to bottom with no error and no stderr box, its plots render and its progress bars are
 widgets. In the instructor's environment nbgrader's Formgrader lists the assignment. Screenshots go to
@@ -24,7 +24,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from course.handout import build_handout
 from course.submissions import fill_release
 from tests.browser.chromium import LAUNCH_ARGS, find
-from tests.browser.lab import REPO, jupyter_lab, student_environment
+from tests.browser.lab import REPO, jupyter_lab
+from tests.install.interpreters import running_interpreter
+from tests.install.student_environment import student_environment
 
 ARTIFACTS = REPO / "artifacts" / "browser"
 NOTEBOOK = "tinygpt/tinygpt.ipynb"
@@ -54,7 +56,7 @@ def handout(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def student_lab(handout, tmp_path_factory):
     """JupyterLab from the student's environment, serving the hand-out folder (training shortened to 30 steps)."""
-    python = student_environment(handout)
+    python = student_environment(running_interpreter(), handout)
     home = tmp_path_factory.mktemp("student-home")
     with jupyter_lab(python, handout, home, env={"TINYGPT_TRAIN_STEPS": "30"}) as lab:
         yield lab

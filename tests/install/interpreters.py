@@ -9,8 +9,10 @@ or not at all.
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -58,6 +60,11 @@ def machine_interpreters() -> tuple[Interpreter, ...]:
         if implementation == "CPython" and real not in found:
             found[real] = Interpreter(version, real)
     return tuple(sorted(found.values(), key=lambda i: tuple(map(int, i.version.split(".")))))
+
+
+def running_interpreter() -> Interpreter:
+    """The interpreter running this process (its base, not a venv's link to it)."""
+    return Interpreter(platform.python_version(), Path(sys._base_executable).resolve())
 
 
 def supported_interpreters() -> tuple[Interpreter, ...]:

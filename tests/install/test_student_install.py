@@ -1,17 +1,14 @@
 """The hand-out installs, as INSTALL.md says, on every interpreter of this machine that the course supports,
 and its check.py passes the reference notebook there.
 
-Each interpreter gets its own environment `.venv-student-<version>` (git-ignored), made by the interpreter's
-own `venv` and filled with the hand-out's requirements.txt and wheel by uv (the same pins pip would install,
-in seconds with a warm cache; the browser test installs `.venv-student` with pip itself). An environment is
-kept until the student lock changes. Supported versions the machine lacks are named in the summary at the
+Each interpreter gets its own environment `.venv-student-<version>` (git-ignored), made by INSTALL.md's own
+install line with that interpreter as `python3` (tests/install/student_environment.py, shared with the browser
+test) and kept until the student lock changes. Supported versions the machine lacks are named in the summary at the
 end of the run (`pytest_terminal_summary` in this folder's conftest.py); none at all fails.
 """
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,9 +16,9 @@ import nbformat
 import pytest
 
 from course.handout import INSTALL, build_handout
-from course.lock import uv
 from course.submissions import fill_release
 from tests.install.interpreters import Interpreter, summary, supported_interpreters, supported_minors
+from tests.install.student_environment import student_environment
 
 REPO = Path(__file__).resolve().parents[2]
 RELEASE = REPO / "release" / "tinygpt" / "tinygpt.ipynb"
@@ -35,24 +32,6 @@ def handout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
     build_handout(dist=dist)
     return dist / "handout"
-
-
-def student_environment(interpreter: Interpreter, handout: Path) -> Path:
-    """`.venv-student-<version>/bin/python` holding the hand-out's requirements.txt and wheel."""
-    requirements = handout / "requirements.txt"
-    venv = REPO / f".venv-student-{interpreter.version}"
-    python, stamp = venv / "bin" / "python", venv / ".lock-sha256"
-    key = hashlib.sha256(requirements.read_bytes() + interpreter.version.encode()).hexdigest()
-    install = [uv(), "pip", "install", "--quiet", "--python", str(python)]
-    if not (python.is_file() and stamp.is_file() and stamp.read_text() == key):
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([str(interpreter.executable), "-m", "venv", "--without-pip", str(venv)], check=True)
-        installed = subprocess.run([*install, "-r", str(requirements)], capture_output=True, text=True)
-        assert installed.returncode == 0, f"requirements.txt does not install on {interpreter}:\n{installed.stderr}"
-        stamp.write_text(key)
-    wheel = next(handout.glob("tinytorch-*.whl"))
-    subprocess.run([*install, "--no-deps", "--reinstall", str(wheel)], check=True)
-    return python
 
 
 def test_install_notes_name_every_supported_python_and_no_fixed_one():
