@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 
+import nbformat
 from tqdm import tqdm
 
 from course.components import ASSIGNMENT, NOTEBOOK
@@ -51,13 +52,13 @@ def _save(report: SubmissionReport, reports: Path) -> None:
     (reports / f"{report.student}.md").write_text(report.to_markdown())
 
 
-def _note_structure(report: SubmissionReport, release: Path) -> None:
-    """Add to the report's problems how the notebook's nbgrader cells differ from the release (what
+def _note_structure(report: SubmissionReport, master: nbformat.NotebookNode | None) -> None:
+    """Add to the report's problems how the notebook's nbgrader cells differ from the release `master` (what
     nbgrader's record restores; the harness graded the code as submitted)."""
-    if report.reason or not release.is_file():
+    if report.reason or master is None:
         return
-    submitted, master = take_in(Path(report.notebook)).notebook, take_in(release).notebook
-    if submitted is not None and master is not None:  # else it changed since the harness read it: nothing to add
+    submitted = take_in(Path(report.notebook)).notebook
+    if submitted is not None:  # else it changed since the harness read it: nothing to add
         _, problems = match_release(submitted, master)
         report.problems += [f"graded cells: {problem}" for problem in problems]
 
@@ -137,9 +138,10 @@ def _grade_locked(course_dir: Path, assignment: str, folders: dict[str, Path], f
         graded[student] = zero_report(student, folders[student], problem)
         _save(graded[student], reports_dir)
     sent = {s: folders[s] for s in todo if s not in refused}
+    master = take_in(course_dir / "release" / assignment / NOTEBOOK).notebook  # read once for the whole batch
     reports_arriving = (grader or grade_locally(jobs))(sent, (course_dir,), suites)
     for report in tqdm(reports_arriving, total=len(sent), desc="grading", disable=not progress):
-        _note_structure(report, course_dir / "release" / assignment / NOTEBOOK)
+        _note_structure(report, master)
         _save(report, reports_dir)
         graded[report.student] = report
     reports = [kept.get(student) or graded[student] for student in folders if student in kept or student in graded]
